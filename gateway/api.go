@@ -1,0 +1,563 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"mime/multipart"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/ipfs/boxo/files"
+	blocks "github.com/ipfs/go-block-format"
+	"github.com/ipfs/go-cid"
+
+	"github.com/ipdm/ipdm/api"
+)
+
+// Request body limits of the admin API. Uploads (add, CAR import) stream and
+// have no size limit here; the node's storage cap applies to them.
+const (
+	maxJSONBody  = 64 << 10
+	maxBlockSize = 2 << 20 // the largest block bitswap will move
+)
+
+// Backend is what the admin API needs from a node. Fetching methods take a
+// context whose deadline bounds how long they wait for a block nobody
+// provides; they return an error wrapping context.DeadlineExceeded then.
+// Not-found conditions wrap ErrNotFound or satisfy ipld.IsNotFound.
+type Backend interface {
+	Add(ctx context.Context, n files.Node, opts AddOptions) (api.AddResult, error)
+	// Cat opens a UnixFS file; the caller closes it.
+	Cat(ctx context.Context, c cid.Cid) (files.File, error)
+	// Get opens a UnixFS file or directory tree for a tar stream.
+	Get(ctx context.Context, c cid.Cid) (files.Node, error)
+	PinAdd(ctx context.Context, c cid.Cid, recursive bool) (api.Pin, error)
+	PinRm(ctx context.Context, c cid.Cid) error
+	PinLs(ctx context.Context) ([]api.Pin, error)
+	GC(ctx context.Context) (api.GCResult, error)
+	RepoStat(ctx context.Context) (api.RepoStat, error)
+	RepoVerify(ctx context.Context) (api.VerifyResult, error)
+	// DagExport fetches the whole DAG, then writes it as CAR v1 to w.
+	DagExport(ctx context.Context, c cid.Cid, w io.Writer) error
+	DagImport(ctx context.Context, r io.Reader, pin bool) (api.ImportResult, error)
+	BlockGet(ctx context.Context, c cid.Cid) (blocks.Block, error)
+	BlockPut(ctx context.Context, data []byte, codec uint64) (api.BlockStat, error)
+	ID(ctx context.Context) (api.Identity, error)
+	SwarmConnect(ctx context.Context, addr string) error
+	SwarmPeers(ctx context.Context) ([]api.SwarmPeer, error)
+	Peers(ctx context.Context) ([]api.PeerCapability, error)
+}
+
+// AddOptions tunes Backend.Add.
+type AddOptions struct {
+	Name   string // file or directory name, for the answer
+	Pin    bool
+	Hidden bool
+}
+
+// APIOptions tunes NewAPI.
+type APIOptions struct {
+	// FetchTimeout is the default bound on waiting for a block; a request's
+	// ?timeout= overrides it. Zero means 60s.
+	FetchTimeout time.Duration
+	// Metrics, when set, instruments every route and serves /metrics.
+	Metrics *Metrics
+	// MetricsHandler serves GET /metrics when set.
+	MetricsHandler http.Handler
+}
+
+// NewAPI returns the admin API handler (routes under /api/v1, see
+// docs/API.md).
+func NewAPI(b Backend, opts APIOptions) http.Handler {
+	if opts.FetchTimeout <= 0 {
+		opts.FetchTimeout = 60 * time.Second
+	}
+	a := &apiServer{b: b, fetchTimeout: opts.FetchTimeout}
+	mux := http.NewServeMux()
+	route := func(pattern, name string, h http.HandlerFunc) {
+		var handler http.Handler = h
+		if opts.Metrics != nil {
+			handler = opts.Metrics.Wrap(name, handler)
+		}
+		mux.Handle(pattern, handler)
+	}
+	v := api.Version
+	route("POST "+v+"/add", "add", a.add)
+	route("GET "+v+"/cat/{cid}", "cat", a.cat)
+	route("GET "+v+"/get/{cid}", "get", a.get)
+	route("POST "+v+"/pins/{cid}", "pin_add", a.pinAdd)
+	route("DELETE "+v+"/pins/{cid}", "pin_rm", a.pinRm)
+	route("GET "+v+"/pins", "pin_ls", a.pinLs)
+	route("POST "+v+"/repo/gc", "repo_gc", a.gc)
+	route("GET "+v+"/repo/stat", "repo_stat", a.repoStat)
+	route("POST "+v+"/repo/verify", "repo_verify", a.repoVerify)
+	route("GET "+v+"/dag/export/{cid}", "dag_export", a.dagExport)
+	route("POST "+v+"/dag/import", "dag_import", a.dagImport)
+	route("GET "+v+"/blocks/{cid}", "block_get", a.blockGet)
+	route("GET "+v+"/blocks/{cid}/stat", "block_stat", a.blockStat)
+	route("POST "+v+"/blocks", "block_put", a.blockPut)
+	route("GET "+v+"/id", "id", a.id)
+	route("POST "+v+"/swarm/connect", "swarm_connect", a.swarmConnect)
+	route("GET "+v+"/swarm/peers", "swarm_peers", a.swarmPeers)
+	route("GET "+v+"/peers", "peers", a.peers)
+	if opts.MetricsHandler != nil {
+		mux.Handle("GET /metrics", opts.MetricsHandler)
+	}
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeJSONError(w, r, fmt.Errorf("%w: no route %s %s (see docs/API.md)", ErrNotFound, r.Method, r.URL.Path))
+	})
+	return mux
+}
+
+type apiServer struct {
+	b            Backend
+	fetchTimeout time.Duration
+}
+
+// fetchCtx bounds a request that may wait on the network by ?timeout= or the
+// default.
+func (a *apiServer) fetchCtx(r *http.Request) (context.Context, context.CancelFunc, error) {
+	d := a.fetchTimeout
+	if s := r.URL.Query().Get("timeout"); s != "" {
+		var err error
+		if d, err = time.ParseDuration(s); err != nil || d <= 0 {
+			return nil, nil, fmt.Errorf("%w: timeout %q is not a positive duration like 30s", ErrBadRequest, s)
+		}
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), d)
+	return ctx, cancel, nil
+}
+
+func pathCID(r *http.Request) (cid.Cid, error) {
+	s := r.PathValue("cid")
+	c, err := cid.Decode(s)
+	if err != nil {
+		return cid.Undef, fmt.Errorf("%w: invalid CID %q: %v", ErrBadRequest, s, err)
+	}
+	return c, nil
+}
+
+func boolParam(r *http.Request, name string, def bool) (bool, error) {
+	s := r.URL.Query().Get(name)
+	if s == "" {
+		return def, nil
+	}
+	v, err := strconv.ParseBool(s)
+	if err != nil {
+		return false, fmt.Errorf("%w: %s=%q is not true or false", ErrBadRequest, name, s)
+	}
+	return v, nil
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(v)
+}
+
+func (a *apiServer) add(w http.ResponseWriter, r *http.Request) {
+	pin, err := boolParam(r, "pin", true)
+	if err != nil {
+		writeJSONError(w, r, err)
+		return
+	}
+	hidden, err := boolParam(r, "hidden", false)
+	if err != nil {
+		writeJSONError(w, r, err)
+		return
+	}
+	node, name, err := uploadedNode(r)
+	if err != nil {
+		writeJSONError(w, r, err)
+		return
+	}
+	defer node.Close()
+	res, err := a.b.Add(r.Context(), node, AddOptions{Name: name, Pin: pin, Hidden: hidden})
+	if err != nil {
+		writeJSONError(w, r, err)
+		return
+	}
+	writeJSON(w, res)
+}
+
+// uploadedNode reads the body of an add: multipart/form-data holding one
+// file or directory tree (the format of boxo/files.MultiFileReader, as Kubo
+// uses), or any other content type as the bytes of a single file.
+func uploadedNode(r *http.Request) (files.Node, string, error) {
+	mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != "multipart/form-data" {
+		return files.NewReaderFile(r.Body), "", nil
+	}
+	boundary := params["boundary"]
+	if boundary == "" {
+		return nil, "", fmt.Errorf("%w: multipart body without boundary", ErrBadRequest)
+	}
+	dir, err := files.NewFileFromPartReader(multipart.NewReader(r.Body, boundary), mt)
+	if err != nil {
+		return nil, "", fmt.Errorf("%w: %v", ErrBadRequest, err)
+	}
+	it := dir.Entries()
+	if !it.Next() {
+		if err := it.Err(); err != nil {
+			return nil, "", fmt.Errorf("%w: reading upload: %v", ErrBadRequest, err)
+		}
+		return nil, "", fmt.Errorf("%w: upload holds no file", ErrBadRequest)
+	}
+	return it.Node(), it.Name(), nil
+}
+
+func (a *apiServer) cat(w http.ResponseWriter, r *http.Request) {
+	c, err := pathCID(r)
+	if err != nil {
+		writeJSONError(w, r, err)
+		return
+	}
+	ctx, cancel, err := a.fetchCtx(r)
+	if err != nil {
+		writeJSONError(w, r, err)
+		return
+	}
+	defer cancel()
+	f, err := a.b.Cat(ctx, c)
+	if err != nil {
+		writeJSONError(w, r, err)
+		return
+	}
+	defer f.Close()
+	if size, err := f.Size(); err == nil {
+		w.Header().Set("Content-Length", strconv.FormatInt(size, 10))
+	}
+	w.Header().Set("Content-Type", "application/octet-stream")
+	streamBody(w, f)
+}
+
+// streamBody copies a stream after the status line went out; an error then
+// can only be reported in the X-Stream-Error trailer (and by cutting the
+// body short, which a client checking Content-Length also sees).
+func streamBody(w http.ResponseWriter, src io.Reader) {
+	w.Header().Set("Trailer", "X-Stream-Error")
+	if _, err := io.Copy(w, src); err != nil {
+		w.Header().Set("X-Stream-Error", err.Error())
+	}
+}
+
+func (a *apiServer) get(w http.ResponseWriter, r *http.Request) {
+	c, err := pathCID(r)
+	if err != nil {
+		writeJSONError(w, r, err)
+		return
+	}
+	ctx, cancel, err := a.fetchCtx(r)
+	if err != nil {
+		writeJSONError(w, r, err)
+		return
+	}
+	defer cancel()
+	n, err := a.b.Get(ctx, c)
+	if err != nil {
+		writeJSONError(w, r, err)
+		return
+	}
+	defer n.Close()
+	if size, err := n.Size(); err == nil {
+		w.Header().Set("X-Content-Length", strconv.FormatInt(size, 10))
+	}
+	w.Header().Set("Content-Type", "application/x-tar")
+	w.Header().Set("Trailer", "X-Stream-Error")
+	tw, err := files.NewTarWriter(w)
+	if err == nil {
+		err = tw.WriteFile(n, c.String())
+	}
+	if err == nil {
+		err = tw.Close()
+	}
+	if err != nil {
+		w.Header().Set("X-Stream-Error", err.Error())
+	}
+}
+
+func (a *apiServer) pinAdd(w http.ResponseWriter, r *http.Request) {
+	c, err := pathCID(r)
+	if err != nil {
+		writeJSONError(w, r, err)
+		return
+	}
+	recursive, err := boolParam(r, "recursive", true)
+	if err != nil {
+		writeJSONError(w, r, err)
+		return
+	}
+	ctx, cancel, err := a.fetchCtx(r)
+	if err != nil {
+		writeJSONError(w, r, err)
+		return
+	}
+	defer cancel()
+	p, err := a.b.PinAdd(ctx, c, recursive)
+	if err != nil {
+		writeJSONError(w, r, err)
+		return
+	}
+	writeJSON(w, p)
+}
+
+func (a *apiServer) pinRm(w http.ResponseWriter, r *http.Request) {
+	c, err := pathCID(r)
+	if err != nil {
+		writeJSONError(w, r, err)
+		return
+	}
+	if err := a.b.PinRm(r.Context(), c); err != nil {
+		writeJSONError(w, r, err)
+		return
+	}
+	writeJSON(w, api.Pin{CID: c.String()})
+}
+
+func (a *apiServer) pinLs(w http.ResponseWriter, r *http.Request) {
+	pins, err := a.b.PinLs(r.Context())
+	if err != nil {
+		writeJSONError(w, r, err)
+		return
+	}
+	if pins == nil {
+		pins = []api.Pin{}
+	}
+	writeJSON(w, pins)
+}
+
+func (a *apiServer) gc(w http.ResponseWriter, r *http.Request) {
+	res, err := a.b.GC(r.Context())
+	if err != nil {
+		writeJSONError(w, r, err)
+		return
+	}
+	writeJSON(w, res)
+}
+
+func (a *apiServer) repoStat(w http.ResponseWriter, r *http.Request) {
+	res, err := a.b.RepoStat(r.Context())
+	if err != nil {
+		writeJSONError(w, r, err)
+		return
+	}
+	writeJSON(w, res)
+}
+
+func (a *apiServer) repoVerify(w http.ResponseWriter, r *http.Request) {
+	res, err := a.b.RepoVerify(r.Context())
+	if err != nil {
+		writeJSONError(w, r, err)
+		return
+	}
+	if res.Corrupt == nil {
+		res.Corrupt = []string{}
+	}
+	writeJSON(w, res)
+}
+
+func (a *apiServer) dagExport(w http.ResponseWriter, r *http.Request) {
+	c, err := pathCID(r)
+	if err != nil {
+		writeJSONError(w, r, err)
+		return
+	}
+	ctx, cancel, err := a.fetchCtx(r)
+	if err != nil {
+		writeJSONError(w, r, err)
+		return
+	}
+	defer cancel()
+	// The backend fetches the whole DAG before it writes the first byte, so
+	// a missing block still becomes a proper status code; after that, only
+	// local reads remain and failures go to the trailer.
+	pw := &pendingWriter{w: w, header: func() {
+		w.Header().Set("Content-Type", "application/vnd.ipld.car; version=1")
+		w.Header().Set("Trailer", "X-Stream-Error")
+	}}
+	if err := a.b.DagExport(ctx, c, pw); err != nil {
+		if !pw.started {
+			writeJSONError(w, r, err)
+			return
+		}
+		w.Header().Set("X-Stream-Error", err.Error())
+	}
+}
+
+// pendingWriter delays the response header until the first byte, so an
+// error before any output can still choose the status code.
+type pendingWriter struct {
+	w       http.ResponseWriter
+	header  func()
+	started bool
+}
+
+func (p *pendingWriter) Write(b []byte) (int, error) {
+	if !p.started {
+		p.started = true
+		p.header()
+	}
+	return p.w.Write(b)
+}
+
+func (a *apiServer) dagImport(w http.ResponseWriter, r *http.Request) {
+	pin, err := boolParam(r, "pin", true)
+	if err != nil {
+		writeJSONError(w, r, err)
+		return
+	}
+	res, err := a.b.DagImport(r.Context(), r.Body, pin)
+	if err != nil {
+		writeJSONError(w, r, err)
+		return
+	}
+	writeJSON(w, res)
+}
+
+func (a *apiServer) blockGet(w http.ResponseWriter, r *http.Request) {
+	c, err := pathCID(r)
+	if err != nil {
+		writeJSONError(w, r, err)
+		return
+	}
+	ctx, cancel, err := a.fetchCtx(r)
+	if err != nil {
+		writeJSONError(w, r, err)
+		return
+	}
+	defer cancel()
+	b, err := a.b.BlockGet(ctx, c)
+	if err != nil {
+		writeJSONError(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/vnd.ipld.raw")
+	w.Header().Set("Content-Length", strconv.Itoa(len(b.RawData())))
+	w.Write(b.RawData())
+}
+
+func (a *apiServer) blockStat(w http.ResponseWriter, r *http.Request) {
+	c, err := pathCID(r)
+	if err != nil {
+		writeJSONError(w, r, err)
+		return
+	}
+	ctx, cancel, err := a.fetchCtx(r)
+	if err != nil {
+		writeJSONError(w, r, err)
+		return
+	}
+	defer cancel()
+	b, err := a.b.BlockGet(ctx, c)
+	if err != nil {
+		writeJSONError(w, r, err)
+		return
+	}
+	writeJSON(w, api.BlockStat{CID: c.String(), Size: len(b.RawData())})
+}
+
+func (a *apiServer) blockPut(w http.ResponseWriter, r *http.Request) {
+	var codec uint64
+	switch name := r.URL.Query().Get("codec"); name {
+	case "", "raw":
+		codec = cid.Raw
+	case "dag-pb":
+		codec = cid.DagProtobuf
+	case "dag-cbor":
+		codec = cid.DagCBOR
+	default:
+		writeJSONError(w, r, fmt.Errorf("%w: codec %q is not raw, dag-pb or dag-cbor", ErrBadRequest, name))
+		return
+	}
+	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBlockSize))
+	if err != nil {
+		writeJSONError(w, r, bodyError(err, "block", maxBlockSize))
+		return
+	}
+	res, err := a.b.BlockPut(r.Context(), data, codec)
+	if err != nil {
+		writeJSONError(w, r, err)
+		return
+	}
+	writeJSON(w, res)
+}
+
+func (a *apiServer) id(w http.ResponseWriter, r *http.Request) {
+	res, err := a.b.ID(r.Context())
+	if err != nil {
+		writeJSONError(w, r, err)
+		return
+	}
+	writeJSON(w, res)
+}
+
+func (a *apiServer) swarmConnect(w http.ResponseWriter, r *http.Request) {
+	var req api.ConnectRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		writeJSONError(w, r, err)
+		return
+	}
+	if req.Addr == "" {
+		writeJSONError(w, r, fmt.Errorf("%w: addr is required (a multiaddr ending in /p2p/PEERID)", ErrBadRequest))
+		return
+	}
+	ctx, cancel, err := a.fetchCtx(r)
+	if err != nil {
+		writeJSONError(w, r, err)
+		return
+	}
+	defer cancel()
+	if err := a.b.SwarmConnect(ctx, req.Addr); err != nil {
+		writeJSONError(w, r, err)
+		return
+	}
+	writeJSON(w, req)
+}
+
+func (a *apiServer) swarmPeers(w http.ResponseWriter, r *http.Request) {
+	res, err := a.b.SwarmPeers(r.Context())
+	if err != nil {
+		writeJSONError(w, r, err)
+		return
+	}
+	if res == nil {
+		res = []api.SwarmPeer{}
+	}
+	writeJSON(w, res)
+}
+
+func (a *apiServer) peers(w http.ResponseWriter, r *http.Request) {
+	res, err := a.b.Peers(r.Context())
+	if err != nil {
+		writeJSONError(w, r, err)
+		return
+	}
+	if res == nil {
+		res = []api.PeerCapability{}
+	}
+	writeJSON(w, res)
+}
+
+// decodeJSON reads a small JSON body strictly.
+func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxJSONBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return bodyError(err, "JSON body", maxJSONBody)
+	}
+	return nil
+}
+
+func bodyError(err error, what string, limit int64) error {
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return fmt.Errorf("%w: %s larger than %d bytes", ErrTooLarge, what, limit)
+	}
+	return fmt.Errorf("%w: %s: %v", ErrBadRequest, what, err)
+}
