@@ -66,6 +66,7 @@ type PeerCapability struct {
 	Version       string    `json:"version"`
 	Addrs         []string  `json:"addrs"`
 	Connected     bool      `json:"connected"`
+	Self          bool      `json:"self"` // this node's own advert
 	LastSeen      time.Time `json:"last_seen"`
 }
 

@@ -62,9 +62,6 @@ type AddOptions struct {
 
 // APIOptions tunes NewAPI.
 type APIOptions struct {
-	// FetchTimeout is the default bound on waiting for a block; a request's
-	// ?timeout= overrides it. Zero means 60s.
-	FetchTimeout time.Duration
 	// Metrics, when set, instruments every route and serves /metrics.
 	Metrics *Metrics
 	// MetricsHandler serves GET /metrics when set.
@@ -74,10 +71,7 @@ type APIOptions struct {
 // NewAPI returns the admin API handler (routes under /api/v1, see
 // docs/API.md).
 func NewAPI(b Backend, opts APIOptions) http.Handler {
-	if opts.FetchTimeout <= 0 {
-		opts.FetchTimeout = 60 * time.Second
-	}
-	a := &apiServer{b: b, fetchTimeout: opts.FetchTimeout}
+	a := &apiServer{b: b}
 	mux := http.NewServeMux()
 	route := func(pattern, name string, h http.HandlerFunc) {
 		var handler http.Handler = h
@@ -115,19 +109,21 @@ func NewAPI(b Backend, opts APIOptions) http.Handler {
 }
 
 type apiServer struct {
-	b            Backend
-	fetchTimeout time.Duration
+	b Backend
 }
 
-// fetchCtx bounds a request that may wait on the network by ?timeout= or the
-// default.
+// fetchCtx applies ?timeout=, an overall deadline for a request that may
+// wait on the network. Without it the node's own stall timeout (the wait for
+// any single block) still bounds the request.
 func (a *apiServer) fetchCtx(r *http.Request) (context.Context, context.CancelFunc, error) {
-	d := a.fetchTimeout
-	if s := r.URL.Query().Get("timeout"); s != "" {
-		var err error
-		if d, err = time.ParseDuration(s); err != nil || d <= 0 {
-			return nil, nil, fmt.Errorf("%w: timeout %q is not a positive duration like 30s", ErrBadRequest, s)
-		}
+	s := r.URL.Query().Get("timeout")
+	if s == "" {
+		ctx, cancel := context.WithCancel(r.Context())
+		return ctx, cancel, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 {
+		return nil, nil, fmt.Errorf("%w: timeout %q is not a positive duration like 30s", ErrBadRequest, s)
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), d)
 	return ctx, cancel, nil
