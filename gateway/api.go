@@ -32,8 +32,8 @@ const (
 // Not-found conditions wrap ErrNotFound or satisfy ipld.IsNotFound.
 type Backend interface {
 	Add(ctx context.Context, n files.Node, opts AddOptions) (api.AddResult, error)
-	// Cat opens a UnixFS file; the caller closes it.
-	Cat(ctx context.Context, c cid.Cid) (files.File, error)
+	// Cat opens a UnixFS file and says its size; the caller closes it.
+	Cat(ctx context.Context, c cid.Cid) (io.ReadCloser, int64, error)
 	// Get opens a UnixFS file or directory tree for a tar stream.
 	Get(ctx context.Context, c cid.Cid) (files.Node, error)
 	PinAdd(ctx context.Context, c cid.Cid, recursive bool) (api.Pin, error)
@@ -220,15 +220,13 @@ func (a *apiServer) cat(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer cancel()
-	f, err := a.b.Cat(ctx, c)
+	f, size, err := a.b.Cat(ctx, c)
 	if err != nil {
 		writeJSONError(w, r, err)
 		return
 	}
 	defer f.Close()
-	if size, err := f.Size(); err == nil {
-		w.Header().Set("Content-Length", strconv.FormatInt(size, 10))
-	}
+	w.Header().Set("Content-Length", strconv.FormatInt(size, 10))
 	w.Header().Set("Content-Type", "application/octet-stream")
 	streamBody(w, f)
 }
@@ -266,6 +264,14 @@ func (a *apiServer) get(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/x-tar")
 	w.Header().Set("Trailer", "X-Stream-Error")
+	// boxo's UnixFS directory reader can panic on a malformed DAG fetched
+	// from a peer; the stream is then cut and the reason goes in the
+	// trailer instead of taking the connection down.
+	defer func() {
+		if p := recover(); p != nil {
+			w.Header().Set("X-Stream-Error", fmt.Sprintf("malformed DAG under %s: %v", c, p))
+		}
+	}()
 	tw, err := files.NewTarWriter(w)
 	if err == nil {
 		err = tw.WriteFile(n, c.String())

@@ -112,17 +112,31 @@ type writer struct{ bs blockservice.BlockService }
 func (w writer) PutMany(ctx context.Context, bs []blocks.Block) error { return w.bs.AddBlocks(ctx, bs) }
 
 // Cat opens a UnixFS file.
-func (n *Node) Cat(ctx context.Context, c cid.Cid) (files.File, error) {
-	nd, err := n.Get(ctx, c)
+func (n *Node) Cat(ctx context.Context, c cid.Cid) (io.ReadCloser, int64, error) {
+	f, err := unixfs.Open(ctx, n.dag, c)
 	if err != nil {
-		return nil, err
+		if errors.Is(err, unixfs.ErrNotFile) || errors.Is(err, unixfs.ErrNotUnixFS) {
+			return nil, 0, fmt.Errorf("cat %s: %w: %v (use get for directories)", c, gateway.ErrBadRequest, err)
+		}
+		return nil, 0, fmt.Errorf("cat %s: %w", c, err)
 	}
-	f, ok := nd.(files.File)
-	if !ok {
-		nd.Close()
-		return nil, fmt.Errorf("cat %s: %w: it is a directory (use get)", c, gateway.ErrBadRequest)
+	return f, f.Size(), nil
+}
+
+// GetTo writes a UnixFS file, directory or symlink to out (which must not
+// exist); total is called with the content size first when set.
+func (n *Node) GetTo(ctx context.Context, c cid.Cid, out string, total, progress func(int64)) error {
+	if total != nil {
+		info, err := unixfs.Stat(ctx, n.dag, c)
+		if err != nil {
+			return fmt.Errorf("get %s: %w", c, err)
+		}
+		total(info.Size)
 	}
-	return f, nil
+	if err := unixfs.WriteTo(ctx, n.dag, c, out, unixfs.ExportOptions{Progress: progress}); err != nil {
+		return fmt.Errorf("get %s: %w", c, err)
+	}
+	return nil
 }
 
 // Get opens a UnixFS file, directory or symlink.

@@ -131,15 +131,7 @@ func (l local) Cat(ctx context.Context, c string, timeout time.Duration) (io.Rea
 	if err != nil {
 		return nil, 0, err
 	}
-	f, err := l.n.Cat(ctx, id)
-	if err != nil {
-		return nil, 0, err
-	}
-	size, err := f.Size()
-	if err != nil {
-		size = -1
-	}
-	return f, size, nil
+	return l.n.Cat(ctx, id)
 }
 
 func (l local) GetTo(ctx context.Context, c string, timeout time.Duration, out string, total, progress func(int64)) error {
@@ -147,18 +139,7 @@ func (l local) GetTo(ctx context.Context, c string, timeout time.Duration, out s
 	if err != nil {
 		return err
 	}
-	nd, err := l.n.Get(ctx, id)
-	if err != nil {
-		return err
-	}
-	defer nd.Close()
-	if size, err := nd.Size(); err == nil && total != nil {
-		total(size)
-	}
-	if progress != nil {
-		nd = progressNode(nd, progress)
-	}
-	return files.WriteTo(nd, out)
+	return l.n.GetTo(ctx, id, out, total, progress)
 }
 
 func (l local) PinAdd(ctx context.Context, c string, recursive bool, timeout time.Duration) (api.Pin, error) {
