@@ -22,7 +22,9 @@ func TestNewTopologies(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			net := New(t, 3, tc.opts)
-			isConn := func(a, b int) bool { return Connected(net.Nodes[a], net.Nodes[b]) && Connected(net.Nodes[b], net.Nodes[a]) }
+			isConn := func(a, b int) bool {
+				return Connected(net.Nodes[a], net.Nodes[b]) && Connected(net.Nodes[b], net.Nodes[a])
+			}
 			for _, e := range tc.edges {
 				if !isConn(e[0], e[1]) {
 					t.Fatalf("nodes %d and %d not connected", e[0], e[1])
