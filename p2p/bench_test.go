@@ -126,17 +126,20 @@ func benchTransfer(b *testing.B, listen string, tuning p2p.BitswapTuning) {
 	b.ReportMetric(tRaw.Seconds()/tBitswap.Seconds(), "x-vs-raw-stream")
 }
 
-// BenchmarkTransfer64MiBTuning compares bitswap settings on TCP.
+// BenchmarkTransfer64MiBTuning compares bitswap settings on TCP (zero
+// fields take Config defaults).
 func BenchmarkTransfer64MiBTuning(b *testing.B) {
 	for _, tc := range []struct {
 		name string
 		t    p2p.BitswapTuning
 	}{
-		{"defaults", p2p.BitswapTuning{}},
+		{"defaults-16MiB", p2p.BitswapTuning{}},
+		{"boxo-default-1MiB", p2p.BitswapTuning{MaxOutstandingBytesPerPeer: 1 << 20}},
 		{"outstanding-4MiB", p2p.BitswapTuning{MaxOutstandingBytesPerPeer: 4 << 20}},
-		{"outstanding-16MiB", p2p.BitswapTuning{MaxOutstandingBytesPerPeer: 16 << 20}},
-		{"outstanding-16MiB-msg-3MiB", p2p.BitswapTuning{MaxOutstandingBytesPerPeer: 16 << 20, TargetMessageSize: 3 << 20}},
+		{"outstanding-64MiB", p2p.BitswapTuning{MaxOutstandingBytesPerPeer: 64 << 20}},
+		{"msg-2MiB", p2p.BitswapTuning{TargetMessageSize: 2 << 20}},
 		{"workers-2", p2p.BitswapTuning{EngineTaskWorkers: 2, TaskWorkers: 2}},
+		{"workers-16", p2p.BitswapTuning{EngineTaskWorkers: 16, TaskWorkers: 16}},
 	} {
 		b.Run(fmt.Sprint(tc.name), func(b *testing.B) { benchTransfer(b, "/ip4/127.0.0.1/tcp/0", tc.t) })
 	}

@@ -199,6 +199,7 @@ func TestConfigValidate(t *testing.T) {
 		{"conn watermarks", func(c *Config) { c.ConnLow = 10; c.ConnHigh = 5 }, "watermarks"},
 		{"negative workers", func(c *Config) { c.ProvideWorkers = -1 }, "negative"},
 		{"negative bitswap", func(c *Config) { c.Bitswap.TaskWorkers = -1 }, "bitswap"},
+		{"huge bitswap message", func(c *Config) { c.Bitswap.TargetMessageSize = 3 << 20 }, "target message size"},
 		{"valid full", func(c *Config) {
 			c.Roles = []string{"storage", "gateway"}
 			c.DHTMode = DHTModeClient
@@ -230,7 +231,8 @@ func TestConfigDefaults(t *testing.T) {
 	c := Config{}.withDefaults()
 	if len(c.ListenAddrs) != 2 || c.DHTPrefix != "/ipdm" || c.DHTMode != DHTModeServer ||
 		c.AdvertTopic != DefaultAdvertTopic || c.AdvertTTL != 3*DefaultAdvertInterval ||
-		c.Logger == nil || c.Version == "" || c.ConnHigh != DefaultConnHigh {
+		c.Logger == nil || c.Version == "" || c.ConnHigh != DefaultConnHigh ||
+		c.Bitswap.MaxOutstandingBytesPerPeer != DefaultBitswapMaxOutstandingBytesPerPeer {
 		t.Fatalf("defaults = %+v", c)
 	}
 }
