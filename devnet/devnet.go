@@ -79,6 +79,14 @@ type Node struct {
 	err  error // exit status once done is closed
 }
 
+// PID is the daemon's process ID (0 when not running).
+func (n *Node) PID() int {
+	if !n.Running() {
+		return 0
+	}
+	return n.cmd.Process.Pid
+}
+
 // Client returns an API client for the node.
 func (n *Node) Client() *api.Client { return api.NewClient(n.API) }
 

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -238,4 +239,51 @@ func (e *endless) Read(p []byte) (int, error) {
 	n := copy(p, e.buf)
 	e.buf = e.buf[n:]
 	return n, nil
+}
+
+// TestLargeAddStreams uploads 512 MiB through the API and checks that the
+// daemon's peak memory stays far below the file size: uploads stream.
+func TestLargeAddStreams(t *testing.T) {
+	if testing.Short() {
+		t.Skip("512 MiB upload skipped in -short mode")
+	}
+	net := startNet(t, 1, devnet.Options{})
+	n := net.Nodes[0]
+	c := n.Client()
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	const size = 512 << 20
+	res, err := c.Add(ctx, "big.bin", files.NewReaderFile(io.LimitReader(&endless{seed: 99}, size)), api.AddOptions{Pin: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Bytes != size {
+		t.Fatalf("added %d bytes, want %d", res.Bytes, size)
+	}
+	peak := peakRSS(t, n.PID())
+	t.Logf("daemon peak RSS after a %d MiB add: %d MiB", size>>20, peak>>20)
+	if peak > 256<<20 {
+		t.Fatalf("daemon peak RSS %d MiB for a %d MiB upload: the upload is buffered", peak>>20, size>>20)
+	}
+}
+
+// peakRSS reads VmHWM of a process from /proc.
+func peakRSS(t *testing.T, pid int) int64 {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "status"))
+	if err != nil {
+		t.Skipf("no /proc status: %v", err)
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if strings.HasPrefix(line, "VmHWM:") {
+			kb, err := strconv.ParseInt(strings.Fields(line)[1], 10, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return kb << 10
+		}
+	}
+	t.Fatal("no VmHWM in /proc status")
+	return 0
 }
