@@ -84,21 +84,21 @@ func NewAPI(b Backend, opts APIOptions) http.Handler {
 	route("POST "+v+"/add", "add", a.add)
 	route("GET "+v+"/cat/{cid}", "cat", a.cat)
 	route("GET "+v+"/get/{cid}", "get", a.get)
-	route("POST "+v+"/pins/{cid}", "pin_add", a.pinAdd)
-	route("DELETE "+v+"/pins/{cid}", "pin_rm", a.pinRm)
-	route("GET "+v+"/pins", "pin_ls", a.pinLs)
-	route("POST "+v+"/repo/gc", "repo_gc", a.gc)
-	route("GET "+v+"/repo/stat", "repo_stat", a.repoStat)
-	route("POST "+v+"/repo/verify", "repo_verify", a.repoVerify)
+	route("POST "+v+"/pins/{cid}", "pin_add", a.json(a.pinAdd))
+	route("DELETE "+v+"/pins/{cid}", "pin_rm", a.json(a.pinRm))
+	route("GET "+v+"/pins", "pin_ls", a.json(func(r *http.Request) (any, error) { return nonNil(a.b.PinLs(r.Context())) }))
+	route("POST "+v+"/repo/gc", "repo_gc", a.json(func(r *http.Request) (any, error) { return a.b.GC(r.Context()) }))
+	route("GET "+v+"/repo/stat", "repo_stat", a.json(func(r *http.Request) (any, error) { return a.b.RepoStat(r.Context()) }))
+	route("POST "+v+"/repo/verify", "repo_verify", a.json(a.repoVerify))
 	route("GET "+v+"/dag/export/{cid}", "dag_export", a.dagExport)
-	route("POST "+v+"/dag/import", "dag_import", a.dagImport)
+	route("POST "+v+"/dag/import", "dag_import", a.json(a.dagImport))
 	route("GET "+v+"/blocks/{cid}", "block_get", a.blockGet)
-	route("GET "+v+"/blocks/{cid}/stat", "block_stat", a.blockStat)
-	route("POST "+v+"/blocks", "block_put", a.blockPut)
-	route("GET "+v+"/id", "id", a.id)
-	route("POST "+v+"/swarm/connect", "swarm_connect", a.swarmConnect)
-	route("GET "+v+"/swarm/peers", "swarm_peers", a.swarmPeers)
-	route("GET "+v+"/peers", "peers", a.peers)
+	route("GET "+v+"/blocks/{cid}/stat", "block_stat", a.json(a.blockStat))
+	route("POST "+v+"/blocks", "block_put", a.json(a.blockPut))
+	route("GET "+v+"/id", "id", a.json(func(r *http.Request) (any, error) { return a.b.ID(r.Context()) }))
+	route("POST "+v+"/swarm/connect", "swarm_connect", a.json(a.swarmConnect))
+	route("GET "+v+"/swarm/peers", "swarm_peers", a.json(func(r *http.Request) (any, error) { return nonNil(a.b.SwarmPeers(r.Context())) }))
+	route("GET "+v+"/peers", "peers", a.json(func(r *http.Request) (any, error) { return nonNil(a.b.Peers(r.Context())) }))
 	if opts.MetricsHandler != nil {
 		mux.Handle("GET /metrics", opts.MetricsHandler)
 	}
@@ -127,6 +127,39 @@ func (a *apiServer) fetchCtx(r *http.Request) (context.Context, context.CancelFu
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), d)
 	return ctx, cancel, nil
+}
+
+// json adapts a handler that returns a value to one that writes it as JSON,
+// or the error with its status and hint.
+func (a *apiServer) json(h func(r *http.Request) (any, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		v, err := h(r)
+		if err != nil {
+			writeJSONError(w, r, err)
+			return
+		}
+		writeJSON(w, v)
+	}
+}
+
+// nonNil makes an empty listing encode as [] rather than null.
+func nonNil[T any](list []T, err error) ([]T, error) {
+	if list == nil && err == nil {
+		list = []T{}
+	}
+	return list, err
+}
+
+// fetchRequest parses the {cid} of the route and bounds the request by its
+// ?timeout=. Call cancel when done.
+func (a *apiServer) fetchRequest(r *http.Request) (ctx context.Context, c cid.Cid, cancel context.CancelFunc, err error) {
+	if c, err = pathCID(r); err != nil {
+		return nil, cid.Undef, nil, err
+	}
+	if ctx, cancel, err = a.fetchCtx(r); err != nil {
+		return nil, cid.Undef, nil, err
+	}
+	return ctx, c, cancel, nil
 }
 
 func pathCID(r *http.Request) (cid.Cid, error) {
@@ -158,28 +191,22 @@ func writeJSON(w http.ResponseWriter, v any) {
 }
 
 func (a *apiServer) add(w http.ResponseWriter, r *http.Request) {
-	pin, err := boolParam(r, "pin", true)
-	if err != nil {
-		writeJSONError(w, r, err)
-		return
-	}
-	hidden, err := boolParam(r, "hidden", false)
-	if err != nil {
-		writeJSONError(w, r, err)
-		return
-	}
-	node, name, err := uploadedNode(r)
-	if err != nil {
-		writeJSONError(w, r, err)
-		return
-	}
-	defer node.Close()
-	res, err := a.b.Add(r.Context(), node, AddOptions{Name: name, Pin: pin, Hidden: hidden})
-	if err != nil {
-		writeJSONError(w, r, err)
-		return
-	}
-	writeJSON(w, res)
+	a.json(func(r *http.Request) (any, error) {
+		pin, err := boolParam(r, "pin", true)
+		if err != nil {
+			return nil, err
+		}
+		hidden, err := boolParam(r, "hidden", false)
+		if err != nil {
+			return nil, err
+		}
+		node, name, err := uploadedNode(r)
+		if err != nil {
+			return nil, err
+		}
+		defer node.Close()
+		return a.b.Add(r.Context(), node, AddOptions{Name: name, Pin: pin, Hidden: hidden})
+	})(w, r)
 }
 
 // uploadedNode reads the body of an add: multipart/form-data holding one
@@ -209,12 +236,7 @@ func uploadedNode(r *http.Request) (files.Node, string, error) {
 }
 
 func (a *apiServer) cat(w http.ResponseWriter, r *http.Request) {
-	c, err := pathCID(r)
-	if err != nil {
-		writeJSONError(w, r, err)
-		return
-	}
-	ctx, cancel, err := a.fetchCtx(r)
+	ctx, c, cancel, err := a.fetchRequest(r)
 	if err != nil {
 		writeJSONError(w, r, err)
 		return
@@ -242,12 +264,7 @@ func streamBody(w http.ResponseWriter, src io.Reader) {
 }
 
 func (a *apiServer) get(w http.ResponseWriter, r *http.Request) {
-	c, err := pathCID(r)
-	if err != nil {
-		writeJSONError(w, r, err)
-		return
-	}
-	ctx, cancel, err := a.fetchCtx(r)
+	ctx, c, cancel, err := a.fetchRequest(r)
 	if err != nil {
 		writeJSONError(w, r, err)
 		return
@@ -284,93 +301,37 @@ func (a *apiServer) get(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func (a *apiServer) pinAdd(w http.ResponseWriter, r *http.Request) {
-	c, err := pathCID(r)
-	if err != nil {
-		writeJSONError(w, r, err)
-		return
-	}
+func (a *apiServer) pinAdd(r *http.Request) (any, error) {
 	recursive, err := boolParam(r, "recursive", true)
 	if err != nil {
-		writeJSONError(w, r, err)
-		return
+		return nil, err
 	}
-	ctx, cancel, err := a.fetchCtx(r)
+	ctx, c, cancel, err := a.fetchRequest(r)
 	if err != nil {
-		writeJSONError(w, r, err)
-		return
+		return nil, err
 	}
 	defer cancel()
-	p, err := a.b.PinAdd(ctx, c, recursive)
-	if err != nil {
-		writeJSONError(w, r, err)
-		return
-	}
-	writeJSON(w, p)
+	return a.b.PinAdd(ctx, c, recursive)
 }
 
-func (a *apiServer) pinRm(w http.ResponseWriter, r *http.Request) {
+func (a *apiServer) pinRm(r *http.Request) (any, error) {
 	c, err := pathCID(r)
 	if err != nil {
-		writeJSONError(w, r, err)
-		return
+		return nil, err
 	}
-	if err := a.b.PinRm(r.Context(), c); err != nil {
-		writeJSONError(w, r, err)
-		return
-	}
-	writeJSON(w, api.Pin{CID: c.String()})
+	return api.Pin{CID: c.String()}, a.b.PinRm(r.Context(), c)
 }
 
-func (a *apiServer) pinLs(w http.ResponseWriter, r *http.Request) {
-	pins, err := a.b.PinLs(r.Context())
-	if err != nil {
-		writeJSONError(w, r, err)
-		return
-	}
-	if pins == nil {
-		pins = []api.Pin{}
-	}
-	writeJSON(w, pins)
-}
-
-func (a *apiServer) gc(w http.ResponseWriter, r *http.Request) {
-	res, err := a.b.GC(r.Context())
-	if err != nil {
-		writeJSONError(w, r, err)
-		return
-	}
-	writeJSON(w, res)
-}
-
-func (a *apiServer) repoStat(w http.ResponseWriter, r *http.Request) {
-	res, err := a.b.RepoStat(r.Context())
-	if err != nil {
-		writeJSONError(w, r, err)
-		return
-	}
-	writeJSON(w, res)
-}
-
-func (a *apiServer) repoVerify(w http.ResponseWriter, r *http.Request) {
+func (a *apiServer) repoVerify(r *http.Request) (any, error) {
 	res, err := a.b.RepoVerify(r.Context())
-	if err != nil {
-		writeJSONError(w, r, err)
-		return
-	}
 	if res.Corrupt == nil {
 		res.Corrupt = []string{}
 	}
-	writeJSON(w, res)
+	return res, err
 }
 
 func (a *apiServer) dagExport(w http.ResponseWriter, r *http.Request) {
-	c, err := pathCID(r)
-	if err != nil {
-		writeJSONError(w, r, err)
-		return
-	}
-	ctx, cancel, err := a.fetchCtx(r)
+	ctx, c, cancel, err := a.fetchRequest(r)
 	if err != nil {
 		writeJSONError(w, r, err)
 		return
@@ -408,27 +369,16 @@ func (p *pendingWriter) Write(b []byte) (int, error) {
 	return p.w.Write(b)
 }
 
-func (a *apiServer) dagImport(w http.ResponseWriter, r *http.Request) {
+func (a *apiServer) dagImport(r *http.Request) (any, error) {
 	pin, err := boolParam(r, "pin", true)
 	if err != nil {
-		writeJSONError(w, r, err)
-		return
+		return nil, err
 	}
-	res, err := a.b.DagImport(r.Context(), r.Body, pin)
-	if err != nil {
-		writeJSONError(w, r, err)
-		return
-	}
-	writeJSON(w, res)
+	return a.b.DagImport(r.Context(), r.Body, pin)
 }
 
 func (a *apiServer) blockGet(w http.ResponseWriter, r *http.Request) {
-	c, err := pathCID(r)
-	if err != nil {
-		writeJSONError(w, r, err)
-		return
-	}
-	ctx, cancel, err := a.fetchCtx(r)
+	ctx, c, cancel, err := a.fetchRequest(r)
 	if err != nil {
 		writeJSONError(w, r, err)
 		return
@@ -444,27 +394,20 @@ func (a *apiServer) blockGet(w http.ResponseWriter, r *http.Request) {
 	w.Write(b.RawData())
 }
 
-func (a *apiServer) blockStat(w http.ResponseWriter, r *http.Request) {
-	c, err := pathCID(r)
+func (a *apiServer) blockStat(r *http.Request) (any, error) {
+	ctx, c, cancel, err := a.fetchRequest(r)
 	if err != nil {
-		writeJSONError(w, r, err)
-		return
-	}
-	ctx, cancel, err := a.fetchCtx(r)
-	if err != nil {
-		writeJSONError(w, r, err)
-		return
+		return nil, err
 	}
 	defer cancel()
 	b, err := a.b.BlockGet(ctx, c)
 	if err != nil {
-		writeJSONError(w, r, err)
-		return
+		return nil, err
 	}
-	writeJSON(w, api.BlockStat{CID: c.String(), Size: len(b.RawData())})
+	return api.BlockStat{CID: c.String(), Size: len(b.RawData())}, nil
 }
 
-func (a *apiServer) blockPut(w http.ResponseWriter, r *http.Request) {
+func (a *apiServer) blockPut(r *http.Request) (any, error) {
 	var codec uint64
 	switch name := r.URL.Query().Get("codec"); name {
 	case "", "raw":
@@ -474,81 +417,34 @@ func (a *apiServer) blockPut(w http.ResponseWriter, r *http.Request) {
 	case "dag-cbor":
 		codec = cid.DagCBOR
 	default:
-		writeJSONError(w, r, fmt.Errorf("%w: codec %q is not raw, dag-pb or dag-cbor", ErrBadRequest, name))
-		return
+		return nil, fmt.Errorf("%w: codec %q is not raw, dag-pb or dag-cbor", ErrBadRequest, name)
 	}
-	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBlockSize))
+	data, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, maxBlockSize))
 	if err != nil {
-		writeJSONError(w, r, bodyError(err, "block", maxBlockSize))
-		return
+		return nil, bodyError(err, "block", maxBlockSize)
 	}
-	res, err := a.b.BlockPut(r.Context(), data, codec)
-	if err != nil {
-		writeJSONError(w, r, err)
-		return
-	}
-	writeJSON(w, res)
+	return a.b.BlockPut(r.Context(), data, codec)
 }
 
-func (a *apiServer) id(w http.ResponseWriter, r *http.Request) {
-	res, err := a.b.ID(r.Context())
-	if err != nil {
-		writeJSONError(w, r, err)
-		return
-	}
-	writeJSON(w, res)
-}
-
-func (a *apiServer) swarmConnect(w http.ResponseWriter, r *http.Request) {
+func (a *apiServer) swarmConnect(r *http.Request) (any, error) {
 	var req api.ConnectRequest
-	if err := decodeJSON(w, r, &req); err != nil {
-		writeJSONError(w, r, err)
-		return
+	if err := decodeJSON(r, &req); err != nil {
+		return nil, err
 	}
 	if req.Addr == "" {
-		writeJSONError(w, r, fmt.Errorf("%w: addr is required (a multiaddr ending in /p2p/PEERID)", ErrBadRequest))
-		return
+		return nil, fmt.Errorf("%w: addr is required (a multiaddr ending in /p2p/PEERID)", ErrBadRequest)
 	}
 	ctx, cancel, err := a.fetchCtx(r)
 	if err != nil {
-		writeJSONError(w, r, err)
-		return
+		return nil, err
 	}
 	defer cancel()
-	if err := a.b.SwarmConnect(ctx, req.Addr); err != nil {
-		writeJSONError(w, r, err)
-		return
-	}
-	writeJSON(w, req)
-}
-
-func (a *apiServer) swarmPeers(w http.ResponseWriter, r *http.Request) {
-	res, err := a.b.SwarmPeers(r.Context())
-	if err != nil {
-		writeJSONError(w, r, err)
-		return
-	}
-	if res == nil {
-		res = []api.SwarmPeer{}
-	}
-	writeJSON(w, res)
-}
-
-func (a *apiServer) peers(w http.ResponseWriter, r *http.Request) {
-	res, err := a.b.Peers(r.Context())
-	if err != nil {
-		writeJSONError(w, r, err)
-		return
-	}
-	if res == nil {
-		res = []api.PeerCapability{}
-	}
-	writeJSON(w, res)
+	return req, a.b.SwarmConnect(ctx, req.Addr)
 }
 
 // decodeJSON reads a small JSON body strictly.
-func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxJSONBody))
+func decodeJSON(r *http.Request, v any) error {
+	dec := json.NewDecoder(http.MaxBytesReader(nil, r.Body, maxJSONBody))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		return bodyError(err, "JSON body", maxJSONBody)
