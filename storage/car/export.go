@@ -8,16 +8,15 @@ import (
 	"io"
 	"slices"
 
-	"github.com/ipfs/boxo/ipld/merkledag"
 	blocks "github.com/ipfs/go-block-format"
 	cid "github.com/ipfs/go-cid"
-	"github.com/multiformats/go-multicodec"
-	"github.com/multiformats/go-multihash"
+
+	"github.com/ipdm/ipdm/storage/dag"
 )
 
 // ErrUnsupportedCodec is returned by Export for a DAG containing a block
 // whose codec is neither dag-pb nor raw.
-var ErrUnsupportedCodec = errors.New("car: unsupported codec")
+var ErrUnsupportedCodec = dag.ErrUnsupportedCodec
 
 // BlockGetter returns the block for a CID. Export trusts it to return the
 // right bytes (the node's block stores verify on read).
@@ -39,10 +38,10 @@ func Export(ctx context.Context, w io.Writer, g BlockGetter, root cid.Cid) error
 	if !root.Defined() {
 		return errors.New("car: export: undefined root")
 	}
-	if err := checkCodec(root); err != nil {
+	if err := dag.CheckCodec(root); err != nil {
 		return fmt.Errorf("car: export: %w", err)
 	}
-	rootData, err := blockData(ctx, g, root)
+	rootData, err := dag.BlockData(ctx, g, root)
 	if err != nil {
 		return fmt.Errorf("car: export: get root %s: %w", root, err)
 	}
@@ -64,7 +63,7 @@ func Export(ctx context.Context, w io.Writer, g BlockGetter, root cid.Cid) error
 			continue
 		}
 		seen[c] = struct{}{}
-		if err := checkCodec(c); err != nil {
+		if err := dag.CheckCodec(c); err != nil {
 			return fmt.Errorf("car: export: %w", err)
 		}
 		data := rootData
@@ -72,11 +71,11 @@ func Export(ctx context.Context, w io.Writer, g BlockGetter, root cid.Cid) error
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			if data, err = blockData(ctx, g, c); err != nil {
+			if data, err = dag.BlockData(ctx, g, c); err != nil {
 				return fmt.Errorf("car: export: get %s: %w", c, err)
 			}
 		}
-		ls, err := links(c, data)
+		ls, err := dag.Links(c, data)
 		if err != nil {
 			return fmt.Errorf("car: export: %w", err)
 		}
@@ -92,46 +91,4 @@ func Export(ctx context.Context, w io.Writer, g BlockGetter, root cid.Cid) error
 		return fmt.Errorf("car: export: write: %w", err)
 	}
 	return nil
-}
-
-func checkCodec(c cid.Cid) error {
-	switch c.Type() {
-	case cid.DagProtobuf, cid.Raw:
-		return nil
-	}
-	return fmt.Errorf("%w: %s has codec %s (0x%x); only dag-pb and raw DAGs can be exported",
-		ErrUnsupportedCodec, c, multicodec.Code(c.Type()), c.Type())
-}
-
-// blockData returns c's bytes: decoded from the CID itself for an identity
-// multihash, fetched through g otherwise.
-func blockData(ctx context.Context, g BlockGetter, c cid.Cid) ([]byte, error) {
-	if c.Prefix().MhType == multihash.IDENTITY {
-		dec, err := multihash.Decode(c.Hash())
-		if err != nil {
-			return nil, err
-		}
-		return dec.Digest, nil
-	}
-	b, err := g.Get(ctx, c)
-	if err != nil {
-		return nil, err
-	}
-	return b.RawData(), nil
-}
-
-// links returns the CIDs c's block links to, in order.
-func links(c cid.Cid, data []byte) ([]cid.Cid, error) {
-	if c.Type() != cid.DagProtobuf {
-		return nil, nil
-	}
-	n, err := merkledag.DecodeProtobuf(data)
-	if err != nil {
-		return nil, fmt.Errorf("decode dag-pb block %s: %w", c, err)
-	}
-	out := make([]cid.Cid, 0, len(n.Links()))
-	for _, l := range n.Links() {
-		out = append(out, l.Cid)
-	}
-	return out, nil
 }

@@ -14,6 +14,8 @@ import (
 	ds "github.com/ipfs/go-datastore"
 	dsq "github.com/ipfs/go-datastore/query"
 	pebbleds "github.com/ipfs/go-ds-pebble"
+
+	"github.com/ipdm/ipdm/storage/dag"
 )
 
 var (
@@ -21,7 +23,7 @@ var (
 	ErrNotPinned = errors.New("pin: not pinned")
 	// ErrUnsupportedCodec is returned when a DAG to pin recursively (or to
 	// mark during GC) contains a block whose codec is neither dag-pb nor raw.
-	ErrUnsupportedCodec = errors.New("pin: unsupported codec")
+	ErrUnsupportedCodec = dag.ErrUnsupportedCodec
 	// ErrPinnedRecursively is returned by a direct Pin of a CID that is
 	// already pinned recursively (which covers more).
 	ErrPinnedRecursively = errors.New("pin: already pinned recursively")
@@ -137,7 +139,7 @@ func (p *Pinner) Pin(ctx context.Context, c cid.Cid, recursive bool, g BlockGett
 		if mode == Direct {
 			return nil
 		}
-		if _, err := blockData(ctx, g, c); err != nil {
+		if _, err := dag.BlockData(ctx, g, c); err != nil {
 			return fmt.Errorf("pin: pin %s: get: %w", c, err)
 		}
 		return p.record(ctx, c, Direct)

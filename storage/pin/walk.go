@@ -5,11 +5,11 @@ import (
 	"fmt"
 	"sync"
 
-	"github.com/ipfs/boxo/ipld/merkledag"
 	blocks "github.com/ipfs/go-block-format"
 	cid "github.com/ipfs/go-cid"
-	"github.com/multiformats/go-multicodec"
 	"github.com/multiformats/go-multihash"
+
+	"github.com/ipdm/ipdm/storage/dag"
 )
 
 // BlockGetter returns the block for a CID. For Pin it may fetch from the
@@ -37,52 +37,6 @@ const (
 	checkLeaves leafMode = iota // Has if the getter has it and says yes, else Get
 	skipLeaves                  // neither: only reachability matters (GC mark)
 )
-
-// checkCodec fails for CIDs whose links this package cannot follow.
-func checkCodec(c cid.Cid) error {
-	switch c.Type() {
-	case cid.DagProtobuf, cid.Raw:
-		return nil
-	}
-	return fmt.Errorf("%w: %s has codec %s (0x%x); only dag-pb and raw DAGs can be pinned recursively",
-		ErrUnsupportedCodec, c, multicodec.Code(c.Type()), c.Type())
-}
-
-// blockData returns c's bytes: decoded from the CID itself for an identity
-// multihash, fetched through g otherwise.
-func blockData(ctx context.Context, g BlockGetter, c cid.Cid) ([]byte, error) {
-	if c.Prefix().MhType == multihash.IDENTITY {
-		dec, err := multihash.Decode(c.Hash())
-		if err != nil {
-			return nil, err
-		}
-		return dec.Digest, nil
-	}
-	b, err := g.Get(ctx, c)
-	if err != nil {
-		return nil, err
-	}
-	return b.RawData(), nil
-}
-
-// links returns the CIDs c's block links to, in order.
-func links(c cid.Cid, data []byte) ([]cid.Cid, error) {
-	switch c.Type() {
-	case cid.Raw:
-		return nil, nil
-	case cid.DagProtobuf:
-		n, err := merkledag.DecodeProtobuf(data)
-		if err != nil {
-			return nil, fmt.Errorf("decode dag-pb block %s: %w", c, err)
-		}
-		out := make([]cid.Cid, 0, len(n.Links()))
-		for _, l := range n.Links() {
-			out = append(out, l.Cid)
-		}
-		return out, nil
-	}
-	return nil, checkCodec(c)
-}
 
 // walkDAG fetches every block reachable from roots through g, up to conc at
 // a time, and adds each CID to seen (CIDs already in seen are neither
@@ -148,7 +102,7 @@ func walkDAG(ctx context.Context, g BlockGetter, roots []cid.Cid, conc int, seen
 }
 
 func visit(ctx context.Context, g BlockGetter, c cid.Cid, leaves leafMode) ([]cid.Cid, error) {
-	if err := checkCodec(c); err != nil {
+	if err := dag.CheckCodec(c); err != nil {
 		return nil, err
 	}
 	if err := ctx.Err(); err != nil {
@@ -164,9 +118,9 @@ func visit(ctx context.Context, g BlockGetter, c cid.Cid, leaves leafMode) ([]ci
 			}
 		}
 	}
-	data, err := blockData(ctx, g, c)
+	data, err := dag.BlockData(ctx, g, c)
 	if err != nil {
 		return nil, fmt.Errorf("get %s: %w", c, err)
 	}
-	return links(c, data)
+	return dag.Links(c, data)
 }
