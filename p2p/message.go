@@ -149,12 +149,19 @@ func (n *Node) ensureConnected(ctx context.Context, pid peer.ID) error {
 		return nil
 	}
 	ai := peer.AddrInfo{ID: pid, Addrs: n.host.Peerstore().Addrs(pid)}
-	if len(ai.Addrs) == 0 {
+	// A peer that joined moments ago may not be in any routing table yet:
+	// look again with backoff until ctx ends.
+	for wait := 50 * time.Millisecond; len(ai.Addrs) == 0; wait = min(2*wait, time.Second) {
 		found, err := n.dht.FindPeer(ctx, pid)
-		if err != nil {
-			return fmt.Errorf("find peer: %w", err)
+		if err == nil {
+			ai = found
+			break
 		}
-		ai = found
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("find peer: %w (%w)", err, ctx.Err())
+		case <-time.After(wait):
+		}
 	}
 	dctx, cancel := context.WithTimeout(ctx, n.cfg.DialTimeout)
 	defer cancel()
