@@ -1,0 +1,156 @@
+package state
+
+import (
+	"time"
+
+	"github.com/ipdm/ipdm/verify"
+	"github.com/ipfs/go-cid"
+)
+
+// Event is something that happened to a job: one of Submitted,
+// BidReceived, Declined, Assigned, ExecutorFailed, Committed, Revealed,
+// Timeout and Cancel.
+type Event interface{ eventName() string }
+
+// Submitted starts a queued job: the coordinator is ready to look for
+// executors.
+type Submitted struct{}
+
+// BidReceived carries a node's offer to execute the job.
+type BidReceived struct{ Bid Candidate }
+
+// Declined reports that a node will not execute the job: in answer to a bid
+// request, or to an assignment.
+type Declined struct {
+	Node   string
+	Reason string
+}
+
+// Assigned reports that a node acknowledged its assignment and started.
+type Assigned struct{ Node string }
+
+// ExecutorFailed reports that an execution ended without a result.
+// IsJobError distinguishes a job error (trap, non-zero exit, out of fuel: a
+// deterministic outcome of the job itself, not retried) from a node error
+// (crash, unreachable, sandbox failure: retried on another node).
+type ExecutorFailed struct {
+	Node       string
+	Reason     string
+	IsJobError bool
+}
+
+// Committed carries a node's commitment to its result (verify.Commit).
+type Committed struct {
+	Node       string
+	Commitment []byte
+}
+
+// Revealed carries a node's reveal: its result, the salt of its commitment
+// and its signed receipt.
+type Revealed struct {
+	Node    string
+	Result  cid.Cid
+	Salt    []byte
+	Receipt *verify.Receipt
+}
+
+// Timeout tells the job that time has passed. Deliver it at Job.Wake();
+// delivering it at other times is harmless.
+type Timeout struct{}
+
+// Cancel stops the job.
+type Cancel struct{ Reason string }
+
+func (Submitted) eventName() string      { return "submitted" }
+func (BidReceived) eventName() string    { return "bid" }
+func (Declined) eventName() string       { return "declined" }
+func (Assigned) eventName() string       { return "assigned" }
+func (ExecutorFailed) eventName() string { return "executor-failed" }
+func (Committed) eventName() string      { return "committed" }
+func (Revealed) eventName() string       { return "revealed" }
+func (Timeout) eventName() string        { return "timeout" }
+func (Cancel) eventName() string         { return "cancel" }
+
+// Action is something the coordinator must do after a step: one of
+// AskBids, Assign, Reassign, RequestReveal, Accept, Fail, StopExecution and
+// Verdict. Actions are returned in the order they must be carried out.
+type Action interface{ actionName() string }
+
+// AskBids asks the network for bids on the job.
+type AskBids struct {
+	// Round numbers the bid rounds of the job from 1.
+	Round int
+	// Need is the number of executors still wanted.
+	Need int
+	// Until is when the round closes; bids after it are kept for later.
+	Until time.Time
+	// Exclude lists nodes that must not bid: current and past executors of
+	// the job and nodes that declined it.
+	Exclude []string
+}
+
+// Assign asks Node to run the job in replica Slot.
+type Assign struct {
+	Node    string
+	Slot    int
+	Attempt int
+	// Module is the CID of the module to run.
+	Module cid.Cid
+	// Deadline is when the node must have committed.
+	Deadline time.Time
+}
+
+// Reassign announces that Slot, whose executor Node failed with a node
+// error, will be given to another node at At (after backoff). Nothing needs
+// doing but delivering Timeout at Job.Wake(); the Assign follows then.
+type Reassign struct {
+	Node    string
+	Slot    int
+	Attempt int
+	At      time.Time
+}
+
+// RequestReveal asks Nodes, which have all committed, to reveal their
+// results by Deadline.
+type RequestReveal struct {
+	Nodes    []string
+	Deadline time.Time
+}
+
+// Accept announces the accepted result, with the nodes that agreed and
+// those that did not (revealed another result, revealed invalidly, or
+// claimed a job error) so far. Executions still to reveal are judged
+// later, each with a Verdict.
+type Accept struct {
+	Result     cid.Cid
+	Agreeing   []string
+	Dissenting []string
+}
+
+// Fail announces that the job failed.
+type Fail struct{ Reason string }
+
+// StopExecution asks Node to stop running the job.
+type StopExecution struct {
+	Node   string
+	Reason string
+}
+
+// Verdict is what the job learned about a node, for its reputation
+// (verify.Scorer.Observe). Every judged execution yields exactly one
+// verdict: Agreed or Disagreed once the result is known (late reveals
+// included), Failed for node errors and missed deadlines.
+type Verdict struct {
+	Node        string
+	Observation verify.Observation
+	Reason      string
+}
+
+func (AskBids) actionName() string       { return "ask-bids" }
+func (Assign) actionName() string        { return "assign" }
+func (Reassign) actionName() string      { return "reassign" }
+func (RequestReveal) actionName() string { return "request-reveal" }
+func (Accept) actionName() string        { return "accept" }
+func (Fail) actionName() string          { return "fail" }
+func (StopExecution) actionName() string { return "stop-execution" }
+func (Verdict) actionName() string       { return "verdict" }
