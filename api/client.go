@@ -334,3 +334,32 @@ func (t *trailerChecked) Read(p []byte) (int, error) {
 }
 
 func (t *trailerChecked) Close() error { return t.rc.Close() }
+
+// ModuleAdd uploads a Wasm module; name and version (both or neither)
+// publish a signed name@version record.
+func (c *Client) ModuleAdd(ctx context.Context, wasm []byte, name, version string) (Module, error) {
+	q := url.Values{}
+	if name != "" {
+		q.Set("name", name)
+		q.Set("version", version)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+"/modules?"+q.Encode(), bytes.NewReader(wasm))
+	if err != nil {
+		return Module{}, err
+	}
+	req.Header.Set("Content-Type", "application/wasm")
+	var out Module
+	return out, c.doJSON(req, &out)
+}
+
+// ModuleList lists the registry records the daemon knows.
+func (c *Client) ModuleList(ctx context.Context) ([]Module, error) {
+	var out []Module
+	return out, c.call(ctx, http.MethodGet, "/modules", nil, &out)
+}
+
+// ModuleShow resolves a CID or name@version.
+func (c *Client) ModuleShow(ctx context.Context, ref string) (Module, error) {
+	var out Module
+	return out, c.call(ctx, http.MethodGet, "/modules/"+url.PathEscape(ref), nil, &out)
+}

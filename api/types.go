@@ -95,3 +95,19 @@ type Error struct {
 	Message string `json:"error"`
 	Hint    string `json:"hint,omitempty"`
 }
+
+// Module describes a validated Wasm module and, when it has one, its
+// registry name.
+type Module struct {
+	CID            string   `json:"cid"`
+	Name           string   `json:"name,omitempty"`
+	Version        string   `json:"version,omitempty"`
+	Publisher      string   `json:"publisher,omitempty"`
+	Size           int64    `json:"size"`
+	Imports        []string `json:"imports,omitempty"`
+	Exports        []string `json:"exports,omitempty"`
+	MemoryMinPages uint32   `json:"memory_min_pages,omitempty"`
+	MemoryMaxPages uint32   `json:"memory_max_pages,omitempty"`
+	// Announced is how many peers acknowledged the new record (add only).
+	Announced int `json:"announced,omitempty"`
+}

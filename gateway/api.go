@@ -22,8 +22,9 @@ import (
 // Request body limits of the admin API. Uploads (add, CAR import) stream and
 // have no size limit here; the node's storage cap applies to them.
 const (
-	maxJSONBody  = 64 << 10
-	maxBlockSize = 2 << 20 // the largest block bitswap will move
+	maxJSONBody   = 64 << 10
+	maxBlockSize  = 2 << 20 // the largest block bitswap will move
+	maxModuleSize = 64 << 20
 )
 
 // Backend is what the admin API needs from a node. Fetching methods take a
@@ -51,6 +52,12 @@ type Backend interface {
 	SwarmConnect(ctx context.Context, addr string) error
 	SwarmPeers(ctx context.Context) ([]api.SwarmPeer, error)
 	Peers(ctx context.Context) ([]api.PeerCapability, error)
+	// ModuleAdd validates and stores a Wasm module; with a name it also
+	// signs and announces a name@version record.
+	ModuleAdd(ctx context.Context, wasm []byte, name, version string) (api.Module, error)
+	// ModuleResolve describes the module a CID or name@version names.
+	ModuleResolve(ctx context.Context, ref string) (api.Module, error)
+	ModuleList(ctx context.Context) ([]api.Module, error)
 }
 
 // AddOptions tunes Backend.Add.
@@ -99,6 +106,11 @@ func NewAPI(b Backend, opts APIOptions) http.Handler {
 	route("POST "+v+"/swarm/connect", "swarm_connect", a.json(a.swarmConnect))
 	route("GET "+v+"/swarm/peers", "swarm_peers", a.json(func(r *http.Request) (any, error) { return nonNil(a.b.SwarmPeers(r.Context())) }))
 	route("GET "+v+"/peers", "peers", a.json(func(r *http.Request) (any, error) { return nonNil(a.b.Peers(r.Context())) }))
+	route("POST "+v+"/modules", "module_add", a.json(a.moduleAdd))
+	route("GET "+v+"/modules", "module_ls", a.json(func(r *http.Request) (any, error) { return nonNil(a.b.ModuleList(r.Context())) }))
+	route("GET "+v+"/modules/{ref}", "module_show", a.json(func(r *http.Request) (any, error) {
+		return a.b.ModuleResolve(r.Context(), r.PathValue("ref"))
+	}))
 	if opts.MetricsHandler != nil {
 		mux.Handle("GET /metrics", opts.MetricsHandler)
 	}
@@ -458,4 +470,17 @@ func bodyError(err error, what string, limit int64) error {
 		return fmt.Errorf("%w: %s larger than %d bytes", ErrTooLarge, what, limit)
 	}
 	return fmt.Errorf("%w: %s: %v", ErrBadRequest, what, err)
+}
+
+func (a *apiServer) moduleAdd(r *http.Request) (any, error) {
+	q := r.URL.Query()
+	name, version := q.Get("name"), q.Get("version")
+	if (name == "") != (version == "") {
+		return nil, fmt.Errorf("%w: name and version go together", ErrBadRequest)
+	}
+	data, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, maxModuleSize))
+	if err != nil {
+		return nil, bodyError(err, "module", maxModuleSize)
+	}
+	return a.b.ModuleAdd(r.Context(), data, name, version)
 }

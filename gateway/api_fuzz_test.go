@@ -53,6 +53,13 @@ func (emptyBackend) ID(context.Context) (api.Identity, error)            { retur
 func (emptyBackend) SwarmConnect(context.Context, string) error          { return ErrBadRequest }
 func (emptyBackend) SwarmPeers(context.Context) ([]api.SwarmPeer, error) { return nil, nil }
 func (emptyBackend) Peers(context.Context) ([]api.PeerCapability, error) { return nil, nil }
+func (emptyBackend) ModuleAdd(context.Context, []byte, string, string) (api.Module, error) {
+	return api.Module{}, ErrBadRequest
+}
+func (emptyBackend) ModuleResolve(context.Context, string) (api.Module, error) {
+	return api.Module{}, ErrNotFound
+}
+func (emptyBackend) ModuleList(context.Context) ([]api.Module, error) { return nil, nil }
 
 // FuzzParseCID checks CID parsing as the API does it: a string either
 // fails to decode (and the API answers 400) or round-trips through its

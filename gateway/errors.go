@@ -194,3 +194,15 @@ func isGatewayNamespace(p string) bool {
 	return p == "/ipfs" || p == "/ipns" ||
 		strings.HasPrefix(p, "/ipfs/") || strings.HasPrefix(p, "/ipns/")
 }
+
+// BadRequest marks err as the client's fault (400) and NotFound as a
+// missing object (404), keeping err's message as it is.
+func BadRequest(err error) error { return &markedError{err: err, mark: ErrBadRequest} }
+
+// NotFound: see BadRequest.
+func NotFound(err error) error { return &markedError{err: err, mark: ErrNotFound} }
+
+type markedError struct{ err, mark error }
+
+func (e *markedError) Error() string   { return e.err.Error() }
+func (e *markedError) Unwrap() []error { return []error{e.err, e.mark} }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"path/filepath"
 	"runtime"
 	"sync"
 	"time"
@@ -23,10 +24,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/ipdm/ipdm/gateway"
+	"github.com/ipdm/ipdm/modules"
 	"github.com/ipdm/ipdm/p2p"
 	"github.com/ipdm/ipdm/repo"
 	"github.com/ipdm/ipdm/storage/blocks"
 	"github.com/ipdm/ipdm/storage/pin"
+	"github.com/ipdm/ipdm/wasm"
 )
 
 // Version is reported in adverts and by 'ipdm id'.
@@ -62,6 +65,9 @@ type Node struct {
 	exch   exchange.Interface
 	bserv  blockservice.BlockService
 	dag    ipld.DAGService
+
+	wasm     *wasm.Runtime
+	registry *modules.Registry
 
 	reg     *prometheus.Registry
 	servers []*http.Server
@@ -101,6 +107,10 @@ func New(ctx context.Context, r *repo.Repo, opts Options) (n *Node, err error) {
 		return nil, fmt.Errorf("open metadata store: %w", err)
 	}
 	n.pins = pin.New(n.meta, pin.Options{})
+	n.registry = modules.NewRegistry(n.meta)
+	if n.wasm, err = wasm.New(ctx, wasm.Config{CacheDir: filepath.Join(r.Path(), "wasm-cache")}); err != nil {
+		return nil, fmt.Errorf("wasm runtime: %w", err)
+	}
 	if opts.Online {
 		n.host, err = p2p.New(ctx, p2p.Config{
 			Identity:       r.Key(),
@@ -136,6 +146,8 @@ func (n *Node) Start(ctx context.Context) error {
 	if !n.online {
 		return nil
 	}
+	n.host.Handle(protoModuleAnnounce, n.handleModuleAnnounce)
+	n.host.Handle(protoModuleResolve, n.handleModuleResolve)
 	if err := n.host.Start(ctx); err != nil {
 		return fmt.Errorf("start libp2p: %w", err)
 	}
@@ -214,6 +226,9 @@ func (n *Node) Close() error {
 		}
 		if n.host != nil {
 			errs = append(errs, n.host.Close())
+		}
+		if n.wasm != nil {
+			errs = append(errs, n.wasm.Close(context.Background()))
 		}
 		if n.meta != nil {
 			errs = append(errs, n.meta.Close())

@@ -116,7 +116,7 @@ func (n *Node) Cat(ctx context.Context, c cid.Cid) (io.ReadCloser, int64, error)
 	f, err := unixfs.Open(ctx, n.dag, c)
 	if err != nil {
 		if errors.Is(err, unixfs.ErrNotFile) || errors.Is(err, unixfs.ErrNotUnixFS) {
-			return nil, 0, fmt.Errorf("cat %s: %w: %v (use get for directories)", c, gateway.ErrBadRequest, err)
+			return nil, 0, gateway.BadRequest(fmt.Errorf("cat %s: %w (use get for directories)", c, err))
 		}
 		return nil, 0, fmt.Errorf("cat %s: %w", c, err)
 	}
@@ -147,7 +147,7 @@ func (n *Node) Get(ctx context.Context, c cid.Cid) (files.Node, error) {
 	}
 	nd, err := unixfile.NewUnixfsFile(ctx, n.dag, root)
 	if err != nil {
-		return nil, fmt.Errorf("get %s: %w: %v", c, gateway.ErrBadRequest, err)
+		return nil, gateway.BadRequest(fmt.Errorf("get %s: %v", c, err))
 	}
 	return nd, nil
 }
@@ -178,7 +178,7 @@ func pinType(recursive bool) string {
 func (n *Node) PinRm(ctx context.Context, c cid.Cid) error {
 	if err := n.pins.Unpin(ctx, c); err != nil {
 		if errors.Is(err, pin.ErrNotPinned) {
-			return fmt.Errorf("unpin %s: %w: %v", c, gateway.ErrNotFound, err)
+			return gateway.NotFound(fmt.Errorf("unpin %s: %v", c, err))
 		}
 		return fmt.Errorf("unpin %s: %w", c, err)
 	}
@@ -250,7 +250,7 @@ func (n *Node) DagImport(ctx context.Context, r io.Reader, pinRoots bool) (api.I
 	defer unlock()
 	res, err := car.Import(ctx, r, writer{n.bserv}, car.ImportOptions{})
 	if err != nil {
-		return api.ImportResult{}, fmt.Errorf("%w: %v", gateway.ErrBadRequest, err)
+		return api.ImportResult{}, gateway.BadRequest(err)
 	}
 	out := api.ImportResult{Blocks: res.Blocks, Bytes: res.Bytes}
 	for _, root := range res.Roots {

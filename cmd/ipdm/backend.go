@@ -40,6 +40,9 @@ type backend interface {
 	SwarmConnect(ctx context.Context, addr string) error
 	SwarmPeers(ctx context.Context) ([]api.SwarmPeer, error)
 	Peers(ctx context.Context) ([]api.PeerCapability, error)
+	ModuleAdd(ctx context.Context, wasm []byte, name, version string) (api.Module, error)
+	ModuleList(ctx context.Context) ([]api.Module, error)
+	ModuleShow(ctx context.Context, ref string) (api.Module, error)
 	Close() error
 }
 
@@ -248,6 +251,13 @@ func (l local) SwarmConnect(ctx context.Context, addr string) error {
 }
 func (l local) SwarmPeers(ctx context.Context) ([]api.SwarmPeer, error) { return l.n.SwarmPeers(ctx) }
 func (l local) Peers(ctx context.Context) ([]api.PeerCapability, error) { return l.n.Peers(ctx) }
+func (l local) ModuleAdd(ctx context.Context, wasm []byte, name, version string) (api.Module, error) {
+	return l.n.ModuleAdd(ctx, wasm, name, version)
+}
+func (l local) ModuleList(ctx context.Context) ([]api.Module, error) { return l.n.ModuleList(ctx) }
+func (l local) ModuleShow(ctx context.Context, ref string) (api.Module, error) {
+	return l.n.ModuleResolve(ctx, ref)
+}
 
 // progressNode wraps the files of a tree so reads report progress.
 func progressNode(n files.Node, progress func(int64)) files.Node {

@@ -1,0 +1,7 @@
+/* hello.c: the smallest C guest, for measuring per-run overhead. */
+#include <stdio.h>
+
+int main(void) {
+	puts("hello");
+	return 0;
+}
