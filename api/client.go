@@ -363,3 +363,39 @@ func (c *Client) ModuleShow(ctx context.Context, ref string) (Module, error) {
 	var out Module
 	return out, c.call(ctx, http.MethodGet, "/modules/"+url.PathEscape(ref), nil, &out)
 }
+
+// JobSubmit starts a job from a JSON or YAML spec; with wait it returns
+// when the job has ended.
+func (c *Client) JobSubmit(ctx context.Context, spec []byte, wait bool) (Job, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+"/jobs?wait="+strconv.FormatBool(wait), bytes.NewReader(spec))
+	if err != nil {
+		return Job{}, err
+	}
+	req.Header.Set("Content-Type", "application/yaml")
+	var out Job
+	return out, c.doJSON(req, &out)
+}
+
+// JobDescribe reports one job.
+func (c *Client) JobDescribe(ctx context.Context, id string) (Job, error) {
+	var out Job
+	return out, c.call(ctx, http.MethodGet, "/jobs/"+url.PathEscape(id), nil, &out)
+}
+
+// JobList lists the jobs the daemon coordinates.
+func (c *Client) JobList(ctx context.Context) ([]Job, error) {
+	var out []Job
+	return out, c.call(ctx, http.MethodGet, "/jobs", nil, &out)
+}
+
+// JobCancel cancels a job.
+func (c *Client) JobCancel(ctx context.Context, id string) (Job, error) {
+	var out Job
+	return out, c.call(ctx, http.MethodPost, "/jobs/"+url.PathEscape(id)+"/cancel", nil, &out)
+}
+
+// JobReceipts returns a job's signed receipts as JSON (verify.Receipt).
+func (c *Client) JobReceipts(ctx context.Context, id string) ([]json.RawMessage, error) {
+	var out []json.RawMessage
+	return out, c.call(ctx, http.MethodGet, "/jobs/"+url.PathEscape(id)+"/receipts", nil, &out)
+}

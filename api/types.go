@@ -111,3 +111,42 @@ type Module struct {
 	// Announced is how many peers acknowledged the new record (add only).
 	Announced int `json:"announced,omitempty"`
 }
+
+// Job describes a job this node coordinates.
+type Job struct {
+	ID       string `json:"id"`
+	State    string `json:"state"`
+	Reason   string `json:"reason,omitempty"`
+	Module   string `json:"module"`
+	Replicas int    `json:"replicas"`
+	Quorum   int    `json:"quorum"`
+	// Result is the CID of the accepted result directory.
+	Result string `json:"result,omitempty"`
+	// ExitCode and Stdout are read from the accepted result (stdout inline
+	// up to 64 KiB).
+	ExitCode   *uint32        `json:"exit_code,omitempty"`
+	Stdout     string         `json:"stdout,omitempty"`
+	Agreeing   []string       `json:"agreeing,omitempty"`
+	Dissenting []string       `json:"dissenting,omitempty"`
+	Executions []JobExecution `json:"executions"`
+	History    []JobEvent     `json:"history,omitempty"`
+	Created    time.Time      `json:"created"`
+	Updated    time.Time      `json:"updated"`
+}
+
+// JobExecution is one node's run of a job.
+type JobExecution struct {
+	Node    string `json:"node"`
+	State   string `json:"state"`
+	Attempt int    `json:"attempt"`
+	Result  string `json:"result,omitempty"`
+	Reason  string `json:"reason,omitempty"`
+}
+
+// JobEvent is one entry of a job's history: what happened and why.
+type JobEvent struct {
+	At     time.Time `json:"at"`
+	Kind   string    `json:"kind"`
+	Node   string    `json:"node,omitempty"`
+	Detail string    `json:"detail,omitempty"`
+}

@@ -42,6 +42,9 @@ type Options struct {
 	NoBootstrap bool
 	// ExtraArgs are appended to every 'ipdm daemon' command line.
 	ExtraArgs []string
+	// PerNodeArgs are appended to the command line of the node with that
+	// index (e.g. {3: {"--fault", "lie"}}).
+	PerNodeArgs map[int][]string
 	// Env is added to the daemons' environment.
 	Env []string
 	// ReadyTimeout bounds how long a daemon may take to come up. Default 60s.
@@ -171,6 +174,7 @@ func (net *Net) start(ctx context.Context, n *Node) error {
 		}
 	}
 	args = append(args, net.opts.ExtraArgs...)
+	args = append(args, net.opts.PerNodeArgs[n.Index]...)
 	n.Log = filepath.Join(n.Repo, "daemon.log")
 	logf, err := os.OpenFile(n.Log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {

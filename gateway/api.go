@@ -17,6 +17,7 @@ import (
 	"github.com/ipfs/go-cid"
 
 	"github.com/ipdm/ipdm/api"
+	"github.com/ipdm/ipdm/verify"
 )
 
 // Request body limits of the admin API. Uploads (add, CAR import) stream and
@@ -58,6 +59,13 @@ type Backend interface {
 	// ModuleResolve describes the module a CID or name@version names.
 	ModuleResolve(ctx context.Context, ref string) (api.Module, error)
 	ModuleList(ctx context.Context) ([]api.Module, error)
+	// JobSubmit starts a job from a JSON or YAML spec; with wait it
+	// returns when the job has ended.
+	JobSubmit(ctx context.Context, spec []byte, wait bool) (api.Job, error)
+	JobDescribe(ctx context.Context, id string) (api.Job, error)
+	JobList(ctx context.Context) ([]api.Job, error)
+	JobCancel(ctx context.Context, id string) (api.Job, error)
+	JobReceipts(ctx context.Context, id string) ([]verify.Receipt, error)
 }
 
 // AddOptions tunes Backend.Add.
@@ -110,6 +118,17 @@ func NewAPI(b Backend, opts APIOptions) http.Handler {
 	route("GET "+v+"/modules", "module_ls", a.json(func(r *http.Request) (any, error) { return nonNil(a.b.ModuleList(r.Context())) }))
 	route("GET "+v+"/modules/{ref}", "module_show", a.json(func(r *http.Request) (any, error) {
 		return a.b.ModuleResolve(r.Context(), r.PathValue("ref"))
+	}))
+	route("POST "+v+"/jobs", "job_submit", a.json(a.jobSubmit))
+	route("GET "+v+"/jobs", "job_list", a.json(func(r *http.Request) (any, error) { return nonNil(a.b.JobList(r.Context())) }))
+	route("GET "+v+"/jobs/{id}", "job_describe", a.json(func(r *http.Request) (any, error) {
+		return a.b.JobDescribe(r.Context(), r.PathValue("id"))
+	}))
+	route("POST "+v+"/jobs/{id}/cancel", "job_cancel", a.json(func(r *http.Request) (any, error) {
+		return a.b.JobCancel(r.Context(), r.PathValue("id"))
+	}))
+	route("GET "+v+"/jobs/{id}/receipts", "job_receipts", a.json(func(r *http.Request) (any, error) {
+		return nonNil(a.b.JobReceipts(r.Context(), r.PathValue("id")))
 	}))
 	if opts.MetricsHandler != nil {
 		mux.Handle("GET /metrics", opts.MetricsHandler)
@@ -483,4 +502,16 @@ func (a *apiServer) moduleAdd(r *http.Request) (any, error) {
 		return nil, bodyError(err, "module", maxModuleSize)
 	}
 	return a.b.ModuleAdd(r.Context(), data, name, version)
+}
+
+func (a *apiServer) jobSubmit(r *http.Request) (any, error) {
+	wait, err := boolParam(r, "wait", false)
+	if err != nil {
+		return nil, err
+	}
+	data, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, maxJSONBody*4))
+	if err != nil {
+		return nil, bodyError(err, "job spec", maxJSONBody*4)
+	}
+	return a.b.JobSubmit(r.Context(), data, wait)
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/ipfs/go-cid"
 
 	"github.com/ipdm/ipdm/api"
+	"github.com/ipdm/ipdm/verify"
 )
 
 // emptyBackend holds nothing: every lookup is not found. It lets the fuzz
@@ -60,6 +61,19 @@ func (emptyBackend) ModuleResolve(context.Context, string) (api.Module, error) {
 	return api.Module{}, ErrNotFound
 }
 func (emptyBackend) ModuleList(context.Context) ([]api.Module, error) { return nil, nil }
+func (emptyBackend) JobSubmit(context.Context, []byte, bool) (api.Job, error) {
+	return api.Job{}, ErrBadRequest
+}
+func (emptyBackend) JobDescribe(context.Context, string) (api.Job, error) {
+	return api.Job{}, ErrNotFound
+}
+func (emptyBackend) JobList(context.Context) ([]api.Job, error) { return nil, nil }
+func (emptyBackend) JobCancel(context.Context, string) (api.Job, error) {
+	return api.Job{}, ErrNotFound
+}
+func (emptyBackend) JobReceipts(context.Context, string) ([]verify.Receipt, error) {
+	return nil, ErrNotFound
+}
 
 // FuzzParseCID checks CID parsing as the API does it: a string either
 // fails to decode (and the API answers 400) or round-trips through its

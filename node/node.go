@@ -24,6 +24,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/ipdm/ipdm/gateway"
+	"github.com/ipdm/ipdm/jobs/service"
 	"github.com/ipdm/ipdm/modules"
 	"github.com/ipdm/ipdm/p2p"
 	"github.com/ipdm/ipdm/repo"
@@ -49,6 +50,9 @@ type Options struct {
 	Config *repo.Config
 	// Logger receives structured logs. Nil discards them.
 	Logger *slog.Logger
+	// Fault "lie" makes this node's executions report wrong results. TEST
+	// ONLY: it exists so tests and operators can watch detection work.
+	Fault string
 }
 
 // Node is an assembled IPDM node.
@@ -68,6 +72,7 @@ type Node struct {
 
 	wasm     *wasm.Runtime
 	registry *modules.Registry
+	jobs     *service.Service // nil offline
 
 	reg     *prometheus.Registry
 	servers []*http.Server
@@ -135,6 +140,11 @@ func New(ctx context.Context, r *repo.Repo, opts Options) (n *Node, err error) {
 	// without touching disk or network, as Kubo does.
 	n.bserv = blockservice.New(blockstore.NewIdStore(n.blocks), n.exch)
 	n.dag = merkledag.NewDAGService(n.bserv)
+	if opts.Online {
+		if n.jobs, err = n.newJobService(opts); err != nil {
+			return nil, err
+		}
+	}
 	n.registerMetrics()
 	return n, nil
 }
@@ -148,6 +158,9 @@ func (n *Node) Start(ctx context.Context) error {
 	}
 	n.host.Handle(protoModuleAnnounce, n.handleModuleAnnounce)
 	n.host.Handle(protoModuleResolve, n.handleModuleResolve)
+	if err := n.jobs.Start(ctx); err != nil {
+		return fmt.Errorf("start jobs: %w", err)
+	}
 	if err := n.host.Start(ctx); err != nil {
 		return fmt.Errorf("start libp2p: %w", err)
 	}
@@ -220,6 +233,9 @@ func (n *Node) Close() error {
 		n.wg.Wait()
 		if n.online && n.repo != nil {
 			errs = append(errs, n.repo.RemoveAddr(repo.APIFile), n.repo.RemoveAddr(repo.GatewayFile))
+		}
+		if n.jobs != nil {
+			errs = append(errs, n.jobs.Close())
 		}
 		if n.bserv != nil {
 			errs = append(errs, n.bserv.Close())

@@ -2,6 +2,7 @@ package p2p
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -58,6 +59,12 @@ const requestTimeout = 60 * time.Second
 // Handle registers h for protocol id (e.g. "/ipdm/jobs/1.0.0"), replacing
 // any earlier handler.
 func (n *Node) Handle(id string, h Handler) {
+	n.handlersMu.Lock()
+	if n.handlers == nil {
+		n.handlers = map[string]Handler{}
+	}
+	n.handlers[id] = h
+	n.handlersMu.Unlock()
 	n.host.SetStreamHandler(protocol.ID(id), func(s network.Stream) {
 		defer s.Close()
 		ctx, cancel := context.WithTimeout(n.ctx, requestTimeout)
@@ -96,6 +103,9 @@ func (n *Node) Request(ctx context.Context, peerID, id string, msg []byte) ([]by
 	pid, err := peer.Decode(peerID)
 	if err != nil {
 		return nil, fmt.Errorf("p2p: request: peer %q: %w", peerID, err)
+	}
+	if pid == n.host.ID() {
+		return n.requestSelf(ctx, id, msg)
 	}
 	if err := n.ensureConnected(ctx, pid); err != nil {
 		return nil, fmt.Errorf("p2p: request %s: %w", peerID, err)
@@ -196,4 +206,23 @@ func readFrame(r *bufio.Reader) ([]byte, error) {
 		return nil, fmt.Errorf("%w: payload cut short: %v", ErrMalformedMessage, err)
 	}
 	return buf, nil
+}
+
+// requestSelf answers a request to this node in process, as if it had come
+// over a stream: same handler, same error form.
+func (n *Node) requestSelf(ctx context.Context, id string, msg []byte) ([]byte, error) {
+	n.handlersMu.Lock()
+	h := n.handlers[id]
+	n.handlersMu.Unlock()
+	if h == nil {
+		return nil, fmt.Errorf("p2p: request self: protocol %s not handled", id)
+	}
+	out, err := h(ctx, n.host.ID().String(), bytes.Clone(msg))
+	if err != nil {
+		return nil, &RemoteError{Peer: n.host.ID().String(), Message: err.Error()}
+	}
+	if len(out) > MaxMessageSize {
+		return nil, ErrMessageTooLarge
+	}
+	return out, nil
 }

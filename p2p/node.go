@@ -69,6 +69,9 @@ type Node struct {
 	closeErr error
 	mdns     mdns.Service
 
+	handlersMu sync.Mutex
+	handlers   map[string]Handler // request handlers, for requests to self
+
 	advertSeq  atomic.Uint64
 	advertKick chan struct{}
 	counters   counters

@@ -45,6 +45,9 @@ type Config struct {
 	// FetchTimeout bounds how long the gateway waits for a block nobody
 	// provides. Default 60s.
 	FetchTimeout time.Duration `yaml:"fetch_timeout"`
+	// BidWindow is how long a coordinator collects bids before it assigns
+	// a job's executions. Default 500ms.
+	BidWindow time.Duration `yaml:"bid_window"`
 }
 
 // Default values.
@@ -53,6 +56,7 @@ const (
 	DefaultGateway        = "127.0.0.1:8180"
 	DefaultAdvertInterval = 10 * time.Second
 	DefaultFetchTimeout   = 60 * time.Second
+	DefaultBidWindow      = 500 * time.Millisecond
 )
 
 // DefaultListen is used when Config.Listen is empty.
@@ -81,6 +85,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.FetchTimeout == 0 {
 		c.FetchTimeout = DefaultFetchTimeout
+	}
+	if c.BidWindow == 0 {
+		c.BidWindow = DefaultBidWindow
 	}
 	return c
 }
@@ -121,6 +128,9 @@ func (c Config) Validate() error {
 	}
 	if c.AdvertInterval < 0 {
 		errs = append(errs, errors.New("advert_interval: must not be negative"))
+	}
+	if c.BidWindow < 0 {
+		errs = append(errs, errors.New("bid_window: must not be negative"))
 	}
 	if c.FetchTimeout < 0 {
 		errs = append(errs, errors.New("fetch_timeout: must not be negative"))
@@ -176,6 +186,9 @@ advert_interval: {{advert}}
 
 # How long the gateway and API wait for a block before giving up with a timeout error.
 fetch_timeout: {{fetch}}
+
+# How long a coordinator collects bids before assigning a job's executions.
+bid_window: {{bidwindow}}
 `
 
 // Render writes c (with defaults applied) as a commented config file.
@@ -202,6 +215,7 @@ func (c Config) Render() []byte {
 		"{{maxbytes}}", fmt.Sprint(d.StorageMaxBytes),
 		"{{advert}}", d.AdvertInterval.String(),
 		"{{fetch}}", d.FetchTimeout.String(),
+		"{{bidwindow}}", d.BidWindow.String(),
 	)
 	return []byte(r.Replace(configTemplate))
 }

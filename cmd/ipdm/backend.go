@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -43,6 +44,11 @@ type backend interface {
 	ModuleAdd(ctx context.Context, wasm []byte, name, version string) (api.Module, error)
 	ModuleList(ctx context.Context) ([]api.Module, error)
 	ModuleShow(ctx context.Context, ref string) (api.Module, error)
+	JobSubmit(ctx context.Context, spec []byte, wait bool) (api.Job, error)
+	JobDescribe(ctx context.Context, id string) (api.Job, error)
+	JobList(ctx context.Context) ([]api.Job, error)
+	JobCancel(ctx context.Context, id string) (api.Job, error)
+	JobReceipts(ctx context.Context, id string) ([]json.RawMessage, error)
 	Close() error
 }
 
@@ -255,6 +261,29 @@ func (l local) ModuleAdd(ctx context.Context, wasm []byte, name, version string)
 	return l.n.ModuleAdd(ctx, wasm, name, version)
 }
 func (l local) ModuleList(ctx context.Context) ([]api.Module, error) { return l.n.ModuleList(ctx) }
+func (l local) JobSubmit(ctx context.Context, spec []byte, wait bool) (api.Job, error) {
+	return l.n.JobSubmit(ctx, spec, wait)
+}
+func (l local) JobDescribe(ctx context.Context, id string) (api.Job, error) {
+	return l.n.JobDescribe(ctx, id)
+}
+func (l local) JobList(ctx context.Context) ([]api.Job, error) { return l.n.JobList(ctx) }
+func (l local) JobCancel(ctx context.Context, id string) (api.Job, error) {
+	return l.n.JobCancel(ctx, id)
+}
+func (l local) JobReceipts(ctx context.Context, id string) ([]json.RawMessage, error) {
+	rs, err := l.n.JobReceipts(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]json.RawMessage, len(rs))
+	for i, r := range rs {
+		if out[i], err = json.Marshal(r); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
 func (l local) ModuleShow(ctx context.Context, ref string) (api.Module, error) {
 	return l.n.ModuleResolve(ctx, ref)
 }

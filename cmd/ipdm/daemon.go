@@ -22,6 +22,7 @@ func cmdDaemon(ctx context.Context, e env) error {
 	var cf configFlags
 	cf.register(f)
 	initIfMissing := f.Bool("init", false, "initialize the repo first when it does not exist")
+	fault := f.String("fault", "", "TEST ONLY: 'lie' makes this node report wrong job results, to watch detection work")
 	args, err := f.parse(e.args)
 	if err != nil {
 		return err
@@ -51,7 +52,7 @@ func cmdDaemon(ctx context.Context, e env) error {
 		r.Close()
 		return err
 	}
-	n, err := node.New(ctx, r, node.Options{Online: true, Config: &cfg, Logger: log})
+	n, err := node.New(ctx, r, node.Options{Online: true, Config: &cfg, Logger: log, Fault: *fault})
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,233 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/ipdm/ipdm/api"
+	"github.com/ipdm/ipdm/verify"
+)
+
+func cmdJob(ctx context.Context, e env) error {
+	if len(e.args) == 0 {
+		return usagef("job needs run, list, describe, cancel, receipts or verify")
+	}
+	sub, rest := e.args[0], e.args[1:]
+	switch sub {
+	case "run":
+		return jobRun(ctx, e, rest)
+	case "verify":
+		return jobVerify(e, rest)
+	case "list", "describe", "cancel", "receipts", "logs":
+	default:
+		return usagef("unknown job command %q", sub)
+	}
+	f := newFlags("job "+sub, e)
+	args, err := f.parse(rest)
+	if err != nil {
+		return err
+	}
+	if (sub == "list") != (len(args) == 0) || len(args) > 1 {
+		return usagef("job %s takes %s", sub, map[bool]string{true: "no arguments", false: "one job ID"}[sub == "list"])
+	}
+	b, err := openBackend(ctx, f)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	switch sub {
+	case "list":
+		jobs, err := b.JobList(ctx)
+		if err != nil {
+			return err
+		}
+		if f.json {
+			return printJSON(e.stdout, jobs)
+		}
+		tw := tabwriter.NewWriter(e.stdout, 2, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "JOB\tSTATE\tREPLICAS\tRESULT")
+		for _, j := range jobs {
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\n", j.ID, j.State, j.Replicas, j.Result)
+		}
+		return tw.Flush()
+	case "describe", "logs":
+		j, err := b.JobDescribe(ctx, args[0])
+		if err != nil {
+			return err
+		}
+		if f.json {
+			return printJSON(e.stdout, j)
+		}
+		if sub == "describe" {
+			printJob(e.stdout, j)
+		}
+		for _, h := range j.History {
+			fmt.Fprintf(e.stdout, "%s %-14s %s %s\n", h.At.Format("15:04:05.000"), h.Kind, shortID(h.Node), h.Detail)
+		}
+		return nil
+	case "cancel":
+		j, err := b.JobCancel(ctx, args[0])
+		if err != nil {
+			return err
+		}
+		if f.json {
+			return printJSON(e.stdout, j)
+		}
+		fmt.Fprintf(e.stdout, "job %s %s\n", j.ID, j.State)
+		return nil
+	}
+	rs, err := b.JobReceipts(ctx, args[0])
+	if err != nil {
+		return err
+	}
+	return printJSON(e.stdout, rs)
+}
+
+func shortID(id string) string {
+	if len(id) > 16 {
+		return "…" + id[len(id)-8:]
+	}
+	return id
+}
+
+func printJob(w io.Writer, j api.Job) {
+	fmt.Fprintf(w, "job:      %s\nstate:    %s %s\nmodule:   %s\nreplicas: %d (quorum %d)\n", j.ID, j.State, j.Reason, j.Module, j.Replicas, j.Quorum)
+	if j.Result != "" {
+		fmt.Fprintf(w, "result:   %s\n", j.Result)
+	}
+	if j.ExitCode != nil {
+		fmt.Fprintf(w, "exit:     %d\n", *j.ExitCode)
+	}
+	if len(j.Agreeing)+len(j.Dissenting) > 0 {
+		fmt.Fprintf(w, "agreeing: %d nodes, dissenting: %d %v\n", len(j.Agreeing), len(j.Dissenting), j.Dissenting)
+	}
+	for _, x := range j.Executions {
+		fmt.Fprintf(w, "  %s  %-9s attempt %d %s %s\n", x.Node, x.State, x.Attempt, x.Result, x.Reason)
+	}
+	if j.Stdout != "" {
+		fmt.Fprintf(w, "stdout:\n%s", j.Stdout)
+		if !strings.HasSuffix(j.Stdout, "\n") {
+			fmt.Fprintln(w)
+		}
+	}
+}
+
+func jobRun(ctx context.Context, e env, rest []string) error {
+	f := newFlags("job run", e)
+	module := f.String("module", "", "module CID or name@version")
+	var inputs stringList
+	f.Var(&inputs, "input", "input CID (repeatable)")
+	replicas := f.Int("replicas", 1, "run on this many distinct nodes")
+	quorum := f.Int("quorum", 0, "how many must agree (default: a majority of the replicas)")
+	fuel := f.Uint64("fuel", 0, "instruction budget (default: the spec default)")
+	specFile := f.String("f", "", "job spec file (YAML or JSON) instead of flags")
+	wait := f.Bool("wait", false, "wait until the job has ended")
+	idOnly := f.Bool("id-only", false, "print only the job ID")
+	dryRun := f.Bool("dry-run", false, "print the spec that would be submitted and stop")
+	args, err := f.parse(rest)
+	if err != nil {
+		return err
+	}
+	var spec []byte
+	if *specFile != "" {
+		if *module != "" || len(inputs) > 0 || len(args) > 0 {
+			return usagef("-f takes the whole job from the file; drop --module, --input and arguments")
+		}
+		if spec, err = os.ReadFile(*specFile); err != nil {
+			return err
+		}
+	} else {
+		if *module == "" {
+			return usagef("job run needs --module CID|NAME@VERSION (or -f spec.yaml)")
+		}
+		doc := map[string]any{"apiVersion": "ipdm/v1", "kind": "Job", "module": *module, "replicas": *replicas}
+		if *quorum > 0 {
+			doc["quorum"] = *quorum
+		}
+		if len(inputs) > 0 {
+			doc["inputs"] = []string(inputs)
+		}
+		if len(args) > 0 {
+			doc["args"] = args
+		}
+		if *fuel > 0 {
+			doc["resources"] = map[string]any{"fuel": *fuel}
+		}
+		if spec, err = json.MarshalIndent(doc, "", "  "); err != nil {
+			return err
+		}
+	}
+	if *dryRun {
+		_, err := e.stdout.Write(append(spec, '\n'))
+		return err
+	}
+	b, err := openBackend(ctx, f)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	j, err := b.JobSubmit(ctx, spec, *wait)
+	if err != nil {
+		return err
+	}
+	switch {
+	case *idOnly:
+		fmt.Fprintln(e.stdout, j.ID)
+	case f.json:
+		return printJSON(e.stdout, j)
+	default:
+		printJob(e.stdout, j)
+	}
+	if *wait && j.State != "completed" {
+		return fmt.Errorf("job %s %s: %s", j.ID, j.State, j.Reason)
+	}
+	return nil
+}
+
+// jobVerify checks receipts offline: signatures, and that each was signed
+// by the node it names.
+func jobVerify(e env, rest []string) error {
+	f := newFlags("job verify", e)
+	args, err := f.parse(rest)
+	if err != nil {
+		return err
+	}
+	if len(args) != 1 {
+		return usagef("job verify takes one receipts file (JSON: one receipt or a list; - for stdin)")
+	}
+	var data []byte
+	if args[0] == "-" {
+		data, err = io.ReadAll(e.stdin)
+	} else {
+		data, err = os.ReadFile(args[0])
+	}
+	if err != nil {
+		return err
+	}
+	var raws []json.RawMessage
+	if err := json.Unmarshal(data, &raws); err != nil {
+		raws = []json.RawMessage{data}
+	}
+	bad := 0
+	for i, raw := range raws {
+		r, err := verify.DecodeReceipt(raw)
+		if err == nil {
+			err = verify.Verify(r)
+		}
+		if err != nil {
+			bad++
+			fmt.Fprintf(e.stdout, "receipt %d: INVALID: %v\n", i, err)
+			continue
+		}
+		fmt.Fprintf(e.stdout, "receipt %d: valid: job %s node %s result %s fuel %d exit %d\n", i, r.JobID, r.NodeID, r.ResultCID, r.FuelUsed, r.ExitCode)
+	}
+	if bad > 0 {
+		return fmt.Errorf("%d of %d receipts failed verification", bad, len(raws))
+	}
+	return nil
+}

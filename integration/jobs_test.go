@@ -1,0 +1,116 @@
+package integration
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ipdm/ipdm/api"
+	"github.com/ipdm/ipdm/devnet"
+)
+
+// TestVerifiedJobs runs a Wasm job on 3 replicas of a 5-node network, one
+// of which lies: the honest result is accepted, the liar recorded as
+// dissenter, and every receipt verifies offline.
+func TestVerifiedJobs(t *testing.T) {
+	wc := buildWordcount(t)
+	net := startNet(t, 5, devnet.Options{})
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	if err := net.WaitPeers(ctx, 4); err != nil {
+		t.Fatal(err)
+	}
+	n0 := net.Nodes[0]
+	text := filepath.Join(t.TempDir(), "text.txt")
+	os.WriteFile(text, []byte(strings.Repeat("the quick brown fox jumps over the lazy dog\n", 200)), 0o600)
+	input := strings.TrimSpace(mustIPDM(t, "add", "-Q", "--repo", net.Nodes[3].Repo, text))
+	mustIPDM(t, "module", "add", "--repo", n0.Repo, wc, "--name", "wordcount", "--version", "1.0.0")
+
+	out := mustIPDM(t, "job", "run", "--repo", n0.Repo, "--module", "wordcount@1.0.0", "--input", input,
+		"--replicas", "3", "--wait", "--json")
+	var j api.Job
+	if err := json.Unmarshal([]byte(out), &j); err != nil {
+		t.Fatalf("job run --json: %v\n%s", err, out)
+	}
+	// The job is accepted as soon as a quorum (2 of 3) agrees.
+	if j.State != "completed" || j.Result == "" || j.ExitCode == nil || *j.ExitCode != 0 || len(j.Agreeing) < 2 {
+		t.Fatalf("job: %+v", j)
+	}
+	if !strings.Contains(j.Stdout, "words") {
+		t.Fatalf("stdout: %q", j.Stdout)
+	}
+	nodes := map[string]bool{}
+	for _, x := range j.Executions {
+		nodes[x.Node] = true
+		if x.Result != "" && x.Result != j.Result {
+			t.Errorf("execution on %s: result %s, accepted %s", x.Node, x.Result, j.Result)
+		}
+	}
+	if len(nodes) != 3 {
+		t.Fatalf("executions on %d distinct nodes: %+v", len(nodes), j.Executions)
+	}
+	receipts := mustIPDM(t, "job", "receipts", "--repo", n0.Repo, j.ID)
+	rf := filepath.Join(t.TempDir(), "receipts.json")
+	os.WriteFile(rf, []byte(receipts), 0o600)
+	if v := mustIPDM(t, "job", "verify", rf); strings.Count(v, ": valid:") < 2 {
+		t.Fatalf("verify: %s", v)
+	}
+	// A tampered receipt fails offline verification.
+	tampered := strings.Replace(receipts, `"fuel_used": `, `"fuel_used": 1`, 1)
+	os.WriteFile(rf, []byte(tampered), 0o600)
+	if _, _, code := ipdm(t, nil, "job", "verify", rf); code == 0 {
+		t.Fatal("a tampered receipt verified")
+	}
+	// The same job again gives the same result CID (determinism across runs
+	// and nodes).
+	out = mustIPDM(t, "job", "run", "--repo", net.Nodes[1].Repo, "--module", "wordcount@1.0.0", "--input", input,
+		"--replicas", "2", "--wait", "--json")
+	var j2 api.Job
+	json.Unmarshal([]byte(out), &j2)
+	if j2.Result != j.Result {
+		t.Fatalf("second run from node1: result %s, first %s", j2.Result, j.Result)
+	}
+}
+
+// TestLiarOutvoted runs 3 replicas where every executor but the honest
+// majority lies.
+func TestLiarOutvoted(t *testing.T) {
+	wc := buildWordcount(t)
+	dir := t.TempDir()
+	// node3 lies about every result it computes.
+	net := startNet(t, 4, devnet.Options{Dir: dir, PerNodeArgs: map[int][]string{3: {"--fault", "lie"}}})
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	if err := net.WaitPeers(ctx, 3); err != nil {
+		t.Fatal(err)
+	}
+	n0 := net.Nodes[0]
+	mustIPDM(t, "module", "add", "--repo", n0.Repo, wc, "--name", "wordcount", "--version", "1.0.0")
+	text := filepath.Join(t.TempDir(), "t.txt")
+	os.WriteFile(text, []byte("one two two three three three\n"), 0o600)
+	input := strings.TrimSpace(mustIPDM(t, "add", "-Q", "--repo", n0.Repo, text))
+	// 4 processing nodes, 4 replicas: the liar is always among them.
+	out, errs, _ := ipdm(t, nil, "job", "run", "--repo", n0.Repo, "--module", "wordcount@1.0.0", "--input", input,
+		"--replicas", "4", "--quorum", "3", "--wait", "--json")
+	if errs != "" {
+		t.Logf("job run stderr: %s", errs)
+	}
+	var j api.Job
+	if err := json.Unmarshal([]byte(out), &j); err != nil {
+		t.Fatal(err)
+	}
+	liar := net.Nodes[3].PeerID
+	if j.State != "completed" || len(j.Dissenting) != 1 || j.Dissenting[0] != liar {
+		d, _ := json.MarshalIndent(j, "", " ")
+		t.Logf("%s", d)
+		t.Fatalf("job: state %s result %s agreeing %v dissenting %v (liar %s)", j.State, j.Result, j.Agreeing, j.Dissenting, liar)
+	}
+	log, _ := os.ReadFile(n0.Log)
+	if !strings.Contains(string(log), "observation=disagreed") {
+		t.Fatal("coordinator log has no disagreement verdict")
+	}
+}

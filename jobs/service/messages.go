@@ -1,0 +1,152 @@
+package service
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/ipfs/go-cid"
+
+	"github.com/ipdm/ipdm/jobs/spec"
+	"github.com/ipdm/ipdm/jobs/state"
+	"github.com/ipdm/ipdm/verify"
+)
+
+// Protocols: one acknowledged request/response exchange each.
+const (
+	protoBid     = "/ipdm/jobs/bid/1.0.0"    // coordinator → executor: will you run it?
+	protoAssign  = "/ipdm/jobs/assign/1.0.0" // coordinator → executor: run it
+	protoCommit  = "/ipdm/jobs/commit/1.0.0" // executor → coordinator: salted result hash, or failure
+	protoReveal  = "/ipdm/jobs/reveal/1.0.0" // coordinator → executor: open your commitment
+	protoStop    = "/ipdm/jobs/stop/1.0.0"   // coordinator → executor: stop running it
+	maxWireBytes = 1 << 20
+)
+
+// ErrMalformed is wrapped by every decoding failure of a wire message.
+var ErrMalformed = errors.New("jobs: malformed message")
+
+// bidRequest asks an executor for a bid.
+type bidRequest struct {
+	JobID  string    `json:"job_id"`
+	Spec   spec.Spec `json:"spec"`
+	Module cid.Cid   `json:"module"`
+}
+
+// bidResponse is a bid, or a decline with its reason.
+type bidResponse struct {
+	Bid     *state.Candidate `json:"bid,omitempty"`
+	Decline string           `json:"decline,omitempty"`
+}
+
+// assignRequest hands an execution to an executor.
+type assignRequest struct {
+	JobID    string    `json:"job_id"`
+	Spec     spec.Spec `json:"spec"`
+	Module   cid.Cid   `json:"module"`
+	Slot     int       `json:"slot"`
+	Attempt  int       `json:"attempt"`
+	Deadline time.Time `json:"deadline"`
+}
+
+// commitMessage reports the end of an execution: a commitment to its
+// result, or why it failed.
+type commitMessage struct {
+	JobID      string `json:"job_id"`
+	Commitment []byte `json:"commitment,omitempty"`
+	Failure    string `json:"failure,omitempty"`
+	JobError   bool   `json:"job_error,omitempty"`
+}
+
+// revealRequest asks an executor to open its commitment.
+type revealRequest struct {
+	JobID string `json:"job_id"`
+}
+
+// revealResponse opens a commitment.
+type revealResponse struct {
+	Result  cid.Cid         `json:"result"`
+	Salt    []byte          `json:"salt"`
+	Receipt *verify.Receipt `json:"receipt"`
+}
+
+// stopRequest ends an execution.
+type stopRequest struct {
+	JobID  string `json:"job_id"`
+	Reason string `json:"reason"`
+}
+
+func encode(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(fmt.Sprintf("jobs: encode %T: %v", v, err)) // only our own types reach here
+	}
+	return b
+}
+
+// decode parses a wire message strictly: size limit, no unknown fields, no
+// trailing data, and the message's own checks.
+func decode[T any](data []byte, check func(*T) error) (T, error) {
+	var v T
+	if len(data) > maxWireBytes {
+		return v, fmt.Errorf("%w: %d bytes", ErrMalformed, len(data))
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&v); err != nil {
+		return v, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	if dec.More() {
+		return v, fmt.Errorf("%w: trailing data", ErrMalformed)
+	}
+	if check != nil {
+		if err := check(&v); err != nil {
+			return v, fmt.Errorf("%w: %v", ErrMalformed, err)
+		}
+	}
+	return v, nil
+}
+
+func checkJobID(id string) error {
+	if id == "" || len(id) > verify.MaxJobIDLen {
+		return fmt.Errorf("job id %q", id)
+	}
+	return nil
+}
+
+func checkSpecModule(id string, s spec.Spec, m cid.Cid) error {
+	if err := checkJobID(id); err != nil {
+		return err
+	}
+	if !m.Defined() {
+		return errors.New("no module CID")
+	}
+	return s.WithDefaults().Validate()
+}
+
+func (r *bidRequest) check() error    { return checkSpecModule(r.JobID, r.Spec, r.Module) }
+func (r *assignRequest) check() error { return checkSpecModule(r.JobID, r.Spec, r.Module) }
+func (r *commitMessage) check() error {
+	if err := checkJobID(r.JobID); err != nil {
+		return err
+	}
+	if (len(r.Commitment) == 0) == (r.Failure == "") {
+		return errors.New("want a commitment or a failure")
+	}
+	return nil
+}
+func (r *revealRequest) check() error { return checkJobID(r.JobID) }
+func (r *stopRequest) check() error   { return checkJobID(r.JobID) }
+func (r *revealResponse) check() error {
+	if !r.Result.Defined() || r.Receipt == nil {
+		return errors.New("want a result and a receipt")
+	}
+	return nil
+}
+func (r *bidResponse) check() error {
+	if (r.Bid == nil) == (r.Decline == "") {
+		return errors.New("want a bid or a decline")
+	}
+	return nil
+}

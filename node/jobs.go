@@ -1,0 +1,225 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/ipfs/boxo/ipld/merkledag"
+	"github.com/ipfs/go-cid"
+
+	"github.com/ipdm/ipdm/api"
+	"github.com/ipdm/ipdm/gateway"
+	"github.com/ipdm/ipdm/jobs/service"
+	"github.com/ipdm/ipdm/jobs/spec"
+	"github.com/ipdm/ipdm/jobs/state"
+	"github.com/ipdm/ipdm/p2p"
+	"github.com/ipdm/ipdm/repo"
+	"github.com/ipdm/ipdm/storage/unixfs"
+	"github.com/ipdm/ipdm/verify"
+)
+
+// transport adapts the libp2p node to the job service.
+type transport struct{ h *p2p.Node }
+
+func (t transport) Request(ctx context.Context, peerID, proto string, msg []byte) ([]byte, error) {
+	return t.h.Request(ctx, peerID, proto, msg)
+}
+
+func (t transport) Handle(proto string, h func(ctx context.Context, from string, msg []byte) ([]byte, error)) {
+	t.h.Handle(proto, h)
+}
+
+// newJobService wires the job network for an online node.
+func (n *Node) newJobService(opts Options) (*service.Service, error) {
+	tmp := filepath.Join(n.repo.Path(), "tmp")
+	if err := os.MkdirAll(tmp, 0o700); err != nil {
+		return nil, err
+	}
+	processing := false
+	for _, r := range n.cfg.Roles {
+		processing = processing || r == repo.RoleProcessing
+	}
+	return service.New(service.Config{
+		NodeID:      n.host.ID(),
+		Key:         n.repo.Key(),
+		Transport:   transport{n.host},
+		Peers:       n.processingPeers,
+		Runtime:     n.wasm,
+		DAG:         n.dag,
+		Blocks:      writer{n.bserv},
+		Has:         func(ctx context.Context, c cid.Cid) bool { ok, _ := n.blocks.Has(ctx, c); return ok },
+		ModuleBytes: n.ModuleBytes,
+		Pin: func(ctx context.Context, c cid.Cid) error {
+			_, err := n.PinAdd(ctx, c, true)
+			return err
+		},
+		Store:      n.meta,
+		Policy:     state.Policy{BidWindow: n.cfg.BidWindow},
+		Processing: processing,
+		Fault:      opts.Fault,
+		TempDir:    tmp,
+		Logger:     n.log,
+	})
+}
+
+// processingPeers lists the peers of the capability index that offer the
+// processing role, this node included.
+func (n *Node) processingPeers() []service.Peer {
+	latency := map[string]time.Duration{}
+	for _, p := range n.host.Peers() {
+		latency[p.ID] = p.Latency
+	}
+	var out []service.Peer
+	for _, e := range n.host.CapabilityEntries() {
+		if !e.Advert.HasRole(repo.RoleProcessing) {
+			continue
+		}
+		out = append(out, service.Peer{ID: e.Advert.PeerID, Roles: e.Advert.Roles, Latency: latency[e.Advert.PeerID]})
+	}
+	return out
+}
+
+// JobSubmit decodes a job spec (JSON or YAML), resolves its module and
+// starts the job; with wait it returns once the job has ended.
+func (n *Node) JobSubmit(ctx context.Context, specBytes []byte, wait bool) (api.Job, error) {
+	if n.jobs == nil {
+		return api.Job{}, ErrOffline
+	}
+	sp, err := spec.Decode(specBytes)
+	if err != nil {
+		return api.Job{}, gateway.BadRequest(err)
+	}
+	ref := sp.Module.CID.String()
+	if !sp.Module.CID.Defined() {
+		ref = sp.Module.Name + "@" + sp.Module.Version
+	}
+	mod, err := n.ModuleResolve(ctx, ref)
+	if err != nil {
+		return api.Job{}, err
+	}
+	mc, _ := cid.Decode(mod.CID)
+	id, err := n.jobs.Submit(ctx, sp, mc)
+	if err != nil {
+		return api.Job{}, gateway.BadRequest(err)
+	}
+	if wait {
+		if _, err := n.jobs.Wait(ctx, id); err != nil {
+			return api.Job{}, err
+		}
+	}
+	return n.JobDescribe(ctx, id)
+}
+
+// JobDescribe reports a job, with the accepted result's exit code and
+// stdout.
+func (n *Node) JobDescribe(ctx context.Context, id string) (api.Job, error) {
+	if n.jobs == nil {
+		return api.Job{}, ErrOffline
+	}
+	j, ok := n.jobs.Get(id)
+	if !ok {
+		return api.Job{}, gateway.NotFound(fmt.Errorf("%w: %s", service.ErrUnknownJob, id))
+	}
+	out := jobSummary(j)
+	for _, h := range j.History {
+		out.History = append(out.History, api.JobEvent{At: h.At, Kind: h.Kind, Node: h.Node, Detail: h.Detail})
+	}
+	if j.Result.Defined() {
+		rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		if b, err := n.resultFile(rctx, j.Result, "exit_code", 32); err == nil {
+			var code uint32
+			if _, err := fmt.Sscan(string(b), &code); err == nil {
+				out.ExitCode = &code
+			}
+		}
+		if b, err := n.resultFile(rctx, j.Result, "stdout", 64<<10); err == nil {
+			out.Stdout = string(b)
+		}
+	}
+	return out, nil
+}
+
+func jobSummary(j state.Job) api.Job {
+	out := api.Job{
+		ID: j.ID, State: string(j.Phase), Reason: j.Reason, Module: j.Module.String(),
+		Replicas: j.Spec.Replicas, Quorum: j.Spec.Quorum, Agreeing: j.Agreeing, Dissenting: j.Dissenting,
+		Created: j.Created, Updated: j.Updated, Executions: []api.JobExecution{},
+	}
+	if j.Result.Defined() {
+		out.Result = j.Result.String()
+	}
+	for _, x := range j.Executions {
+		e := api.JobExecution{Node: x.Node, State: string(x.State), Attempt: x.Attempt, Reason: x.Reason}
+		if x.Result.Defined() {
+			e.Result = x.Result.String()
+		}
+		out.Executions = append(out.Executions, e)
+	}
+	return out
+}
+
+// resultFile reads one small file of a result directory.
+func (n *Node) resultFile(ctx context.Context, root cid.Cid, name string, limit int64) ([]byte, error) {
+	nd, err := n.dag.Get(ctx, root)
+	if err != nil {
+		return nil, err
+	}
+	pn, ok := nd.(*merkledag.ProtoNode)
+	if !ok {
+		return nil, errors.New("result is not a directory")
+	}
+	lnk, err := pn.GetNodeLink(name)
+	if err != nil {
+		return nil, err
+	}
+	f, err := unixfs.Open(ctx, n.dag, lnk.Cid)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(io.LimitReader(f, limit))
+}
+
+// JobList lists the jobs this node coordinates.
+func (n *Node) JobList(ctx context.Context) ([]api.Job, error) {
+	if n.jobs == nil {
+		return nil, ErrOffline
+	}
+	var out []api.Job
+	for _, j := range n.jobs.List() {
+		out = append(out, jobSummary(j))
+	}
+	return out, nil
+}
+
+// JobCancel cancels a job; its executions are stopped.
+func (n *Node) JobCancel(ctx context.Context, id string) (api.Job, error) {
+	if n.jobs == nil {
+		return api.Job{}, ErrOffline
+	}
+	if _, ok := n.jobs.Get(id); !ok {
+		return api.Job{}, gateway.NotFound(fmt.Errorf("%w: %s", service.ErrUnknownJob, id))
+	}
+	if err := n.jobs.Cancel(id, "cancelled by the user"); err != nil {
+		return api.Job{}, gateway.BadRequest(err)
+	}
+	return n.JobDescribe(ctx, id)
+}
+
+// JobReceipts returns the signed receipts of a job's executions.
+func (n *Node) JobReceipts(ctx context.Context, id string) ([]verify.Receipt, error) {
+	if n.jobs == nil {
+		return nil, ErrOffline
+	}
+	rs, err := n.jobs.Receipts(id)
+	if errors.Is(err, service.ErrUnknownJob) {
+		return nil, gateway.NotFound(err)
+	}
+	return rs, err
+}
