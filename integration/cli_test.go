@@ -23,7 +23,8 @@ func TestDemo(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("demo: exit %d\n%s\n%s", code, out, errs)
 	}
-	for _, want := range []string{"SHA-256 matches", "each hash-verified", "root CID bafybei", "demo finished"} {
+	for _, want := range []string{"SHA-256 matches", "each hash-verified", "root CID bafybei", "verified result CID bafybei",
+		"3 nodes agree, 0 dissent", "signature valid", "demo finished"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("demo output lacks %q:\n%s", want, out)
 		}

@@ -97,7 +97,15 @@ func (s *Service) handleAssign(ctx context.Context, from string, msg []byte) ([]
 // coordinator, retrying the report until the deadline.
 func (s *Service) execute(ctx context.Context, req assignRequest, x *execution) {
 	msg := commitMessage{JobID: req.JobID}
+	start := time.Now()
 	rev, failure, jobErr := s.run(ctx, req)
+	if ctx.Err() != nil {
+		s.log.Info("execution ended early", "job", req.JobID, "after", time.Since(start), "why", context.Cause(ctx))
+		s.mu.Lock()
+		delete(s.running, req.JobID)
+		s.mu.Unlock()
+		return
+	}
 	if failure != "" {
 		msg.Failure, msg.JobError = failure, jobErr
 		s.mu.Lock()
