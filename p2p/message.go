@@ -152,27 +152,38 @@ func (n *Node) requestErr(ctx context.Context, peerID string, err error) error {
 	return fmt.Errorf("p2p: request %s: %w", peerID, err)
 }
 
-// ensureConnected dials pid, looking its addresses up in the DHT when the
-// peerstore has none.
+// ensureConnected dials pid at the addresses the peerstore knows and, when
+// there are none or they fail (the peer restarted on other ports), at the
+// addresses the DHT finds for it, looking again with backoff until ctx ends.
 func (n *Node) ensureConnected(ctx context.Context, pid peer.ID) error {
 	if n.host.Network().Connectedness(pid) == network.Connected {
 		return nil
 	}
-	ai := peer.AddrInfo{ID: pid, Addrs: n.host.Peerstore().Addrs(pid)}
-	// A peer that joined moments ago may not be in any routing table yet:
-	// look again with backoff until ctx ends.
-	for wait := 50 * time.Millisecond; len(ai.Addrs) == 0; wait = min(2*wait, time.Second) {
-		found, err := n.dht.FindPeer(ctx, pid)
-		if err == nil {
-			ai = found
-			break
+	var err error
+	if addrs := n.host.Peerstore().Addrs(pid); len(addrs) > 0 {
+		if err = n.dial(ctx, peer.AddrInfo{ID: pid, Addrs: addrs}); err == nil {
+			return nil
+		}
+		n.host.Peerstore().ClearAddrs(pid)
+	}
+	for wait := 50 * time.Millisecond; ; wait = min(2*wait, time.Second) {
+		found, ferr := n.dht.FindPeer(ctx, pid)
+		if ferr == nil {
+			if err = n.dial(ctx, found); err == nil {
+				return nil
+			}
+		} else {
+			err = fmt.Errorf("find peer: %w", ferr)
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("find peer: %w (%w)", err, ctx.Err())
+			return fmt.Errorf("%w (%w)", err, ctx.Err())
 		case <-time.After(wait):
 		}
 	}
+}
+
+func (n *Node) dial(ctx context.Context, ai peer.AddrInfo) error {
 	dctx, cancel := context.WithTimeout(ctx, n.cfg.DialTimeout)
 	defer cancel()
 	return n.host.Connect(dctx, ai)

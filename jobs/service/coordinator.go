@@ -52,7 +52,9 @@ func (s *Service) dispatch(j state.Job, a state.Action) {
 		data, eerr := s.scorer.Encode()
 		s.mu.Unlock()
 		if err == nil && eerr == nil {
-			err = s.cfg.Store.Put(context.Background(), reputationKey, data)
+			if err = s.cfg.Store.Put(context.Background(), reputationKey, data); err == nil {
+				err = s.cfg.Store.Sync(context.Background(), reputationKey)
+			}
 		}
 		if err != nil {
 			s.log.Warn("reputation", "node", a.Node, "err", err)

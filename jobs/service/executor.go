@@ -119,7 +119,9 @@ func (s *Service) execute(ctx context.Context, req assignRequest, x *execution) 
 	}
 	data := encode(msg)
 	for wait := 100 * time.Millisecond; ; wait = min(2*wait, 2*time.Second) {
-		rctx, cancel := context.WithTimeout(ctx, requestTimeout)
+		// Short attempts: a coordinator that restarted is back on new
+		// addresses, which a fresh attempt looks up again.
+		rctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 		_, err := s.cfg.Transport.Request(rctx, x.coordinator, protoCommit, data)
 		cancel()
 		if err == nil {

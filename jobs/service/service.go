@@ -280,7 +280,12 @@ func (s *Service) step(id string, ev state.Event) error {
 	s.changed[id] = make(chan struct{})
 	s.mu.Unlock()
 	if perr == nil {
-		perr = s.cfg.Store.Put(context.Background(), jobsPrefix.ChildString(id), data)
+		// Durable before any action goes out: a coordinator killed right
+		// after this step resumes from it.
+		key := jobsPrefix.ChildString(id)
+		if perr = s.cfg.Store.Put(context.Background(), key, data); perr == nil {
+			perr = s.cfg.Store.Sync(context.Background(), key)
+		}
 	}
 	if perr != nil {
 		s.log.Error("job not persisted", "job", id, "err", perr)
