@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/ipdm/ipdm/jobs/state"
@@ -70,11 +71,23 @@ func (s *Service) dispatch(j state.Job, a state.Action) {
 // round closes.
 func (s *Service) askBids(j state.Job, a state.AskBids) {
 	req := encode(bidRequest{JobID: j.ID, Spec: j.Spec, Module: j.Module})
+	var asked []Peer
 	for _, p := range s.cfg.Peers() {
-		if slices.Contains(a.Exclude, p.ID) {
-			continue
+		if !slices.Contains(a.Exclude, p.ID) {
+			asked = append(asked, p)
 		}
+	}
+	// When every asked node has answered, the round closes without waiting
+	// out the bid window.
+	var remaining atomic.Int32
+	remaining.Store(int32(len(asked)))
+	for _, p := range asked {
 		s.goOwned(func(ctx context.Context) {
+			defer func() {
+				if remaining.Add(-1) == 0 {
+					s.step(j.ID, state.BidsComplete{Round: a.Round})
+				}
+			}()
 			ctx, cancel := context.WithDeadline(ctx, a.Until)
 			defer cancel()
 			out, err := s.cfg.Transport.Request(ctx, p.ID, protoBid, req)

@@ -58,6 +58,11 @@ type Revealed struct {
 // delivering it at other times is harmless.
 type Timeout struct{}
 
+// BidsComplete says every node asked in a bid round has answered (bid or
+// decline), so the round can close before its window ends. It is ignored
+// for any round but the open one.
+type BidsComplete struct{ Round int }
+
 // Cancel stops the job.
 type Cancel struct{ Reason string }
 
@@ -69,6 +74,7 @@ func (ExecutorFailed) eventName() string { return "executor-failed" }
 func (Committed) eventName() string      { return "committed" }
 func (Revealed) eventName() string       { return "revealed" }
 func (Timeout) eventName() string        { return "timeout" }
+func (BidsComplete) eventName() string   { return "bids-complete" }
 func (Cancel) eventName() string         { return "cancel" }
 
 // Action is something the coordinator must do after a step: one of

@@ -213,6 +213,13 @@ func (m *machine) step(ev Event) error {
 		return m.revealed(e)
 	case Timeout:
 		m.timeout()
+	case BidsComplete:
+		if j.Phase.Terminal() || j.BidClose.IsZero() || e.Round != j.BidRound {
+			return nil
+		}
+		j.BidClose = time.Time{}
+		m.record("bids-closed", "", fmt.Sprintf("round %d: every asked node answered; %d bids held", j.BidRound, len(j.Bids)))
+		m.settle(true)
 	case Cancel:
 		if j.Phase.Terminal() {
 			return unexpected(j, ev, "job already ended")
