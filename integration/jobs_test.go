@@ -57,6 +57,14 @@ func TestVerifiedJobs(t *testing.T) {
 	if !nodes[net.Nodes[3].PeerID] {
 		t.Fatalf("node3, which holds the input, was not chosen: %+v", j.Executions)
 	}
+	got := filepath.Join(t.TempDir(), "result")
+	mustIPDM(t, "job", "get", "--repo", n0.Repo, "-o", got, j.ID)
+	if b, err := os.ReadFile(filepath.Join(got, "exit_code")); err != nil || string(b) != "0\n" {
+		t.Fatalf("job get: exit_code %q %v", b, err)
+	}
+	if _, err := os.Stat(filepath.Join(got, "outputs", "result.json")); err != nil {
+		t.Fatalf("job get: %v", err)
+	}
 	receipts := mustIPDM(t, "job", "receipts", "--repo", n0.Repo, j.ID)
 	rf := filepath.Join(t.TempDir(), "receipts.json")
 	os.WriteFile(rf, []byte(receipts), 0o600)
@@ -72,11 +80,9 @@ func TestVerifiedJobs(t *testing.T) {
 	// The same job again gives the same result CID (determinism across runs
 	// and nodes).
 	out = mustIPDM(t, "job", "run", "--repo", net.Nodes[1].Repo, "--module", "wordcount@1.0.0", "--input", input,
-		"--replicas", "2", "--wait", "--json")
-	var j2 api.Job
-	json.Unmarshal([]byte(out), &j2)
-	if j2.Result != j.Result {
-		t.Fatalf("second run from node1: result %s, first %s", j2.Result, j.Result)
+		"--replicas", "2", "--follow")
+	if !strings.Contains(out, "accept") || !strings.Contains(out, "result:   "+j.Result) {
+		t.Fatalf("second run from node1 (--follow) did not accept the first run's result %s:\n%s", j.Result, out)
 	}
 }
 

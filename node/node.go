@@ -137,8 +137,9 @@ func New(ctx context.Context, r *repo.Repo, opts Options) (n *Node, err error) {
 		n.exch = offline.Exchange(n.blocks)
 	}
 	// Identity CIDs carry their data inline; the IdStore answers them
-	// without touching disk or network, as Kubo does.
-	n.bserv = blockservice.New(blockstore.NewIdStore(n.blocks), n.exch)
+	// without touching disk or network, as Kubo does. The empty block is
+	// answered from its CID too: bitswap cannot move a zero-length block.
+	n.bserv = blockservice.New(blocks.KnownEmpty(blockstore.NewIdStore(n.blocks)), n.exch)
 	n.dag = merkledag.NewDAGService(n.bserv)
 	if opts.Online {
 		if n.jobs, err = n.newJobService(opts); err != nil {

@@ -51,7 +51,7 @@ func verbs() map[string]verb {
 		"swarm":   {"swarm connect MULTIADDR | swarm peers", "libp2p connections", cmdSwarm},
 		"peers":   {"peers [--json]", "show the live capability index of peers heard from", cmdPeers},
 		"module":  {"module add FILE.wasm [--name N --version V] | module ls | module show CID|NAME@VERSION", "validate, store and name Wasm modules", cmdModule},
-		"job":     {"job run [--module REF] [--input CID]... [--replicas K] [--wait] [--id-only] [--json] [-f spec.yaml] [-- ARGS...] | job list|describe|cancel|receipts ID | job verify RECEIPT.json", "run verified Wasm jobs on the network", cmdJob},
+		"job":     {"job run [--module REF] [--input CID]... [--replicas K] [--wait|--follow] [--id-only] [--dry-run] [--json] [-f spec.yaml] [-- ARGS...] | job list | job describe|logs|cancel|receipts ID | job get ID [-o PATH] | job verify RECEIPT.json", "run verified Wasm jobs on the network", cmdJob},
 		"devnet":  {"devnet --nodes N [--dir DIR]", "run N local nodes as separate processes until Ctrl-C", cmdDevnet},
 		"demo":    {"demo", "start a small network, store and retrieve data, print a summary", cmdDemo},
 		"version": {"version", "print the version", func(ctx context.Context, e env) error { fmt.Fprintln(e.stdout, node.Version); return nil }},

@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/ipdm/ipdm/api"
 	"github.com/ipdm/ipdm/verify"
@@ -23,11 +24,12 @@ func cmdJob(ctx context.Context, e env) error {
 		return jobRun(ctx, e, rest)
 	case "verify":
 		return jobVerify(e, rest)
-	case "list", "describe", "cancel", "receipts", "logs":
+	case "list", "describe", "cancel", "receipts", "logs", "get":
 	default:
 		return usagef("unknown job command %q", sub)
 	}
 	f := newFlags("job "+sub, e)
+	out := f.String("o", "", "job get: where to save the result directory (default: the result CID)")
 	args, err := f.parse(rest)
 	if err != nil {
 		return err
@@ -69,6 +71,22 @@ func cmdJob(ctx context.Context, e env) error {
 		for _, h := range j.History {
 			fmt.Fprintf(e.stdout, "%s %-14s %s %s\n", h.At.Format("15:04:05.000"), h.Kind, shortID(h.Node), h.Detail)
 		}
+		return nil
+	case "get":
+		j, err := b.JobDescribe(ctx, args[0])
+		if err != nil {
+			return err
+		}
+		if j.Result == "" {
+			return fmt.Errorf("job %s is %s and has no accepted result yet", j.ID, j.State)
+		}
+		if *out == "" {
+			*out = j.Result
+		}
+		if err := b.GetTo(ctx, j.Result, f.timeout, *out, nil, nil); err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "saved result %s of job %s to %s\n", j.Result, j.ID, *out)
 		return nil
 	case "cancel":
 		j, err := b.JobCancel(ctx, args[0])
@@ -127,6 +145,7 @@ func jobRun(ctx context.Context, e env, rest []string) error {
 	fuel := f.Uint64("fuel", 0, "instruction budget (default: the spec default)")
 	specFile := f.String("f", "", "job spec file (YAML or JSON) instead of flags")
 	wait := f.Bool("wait", false, "wait until the job has ended")
+	follow := f.Bool("follow", false, "print the job's history as it happens until it ends")
 	idOnly := f.Bool("id-only", false, "print only the job ID")
 	dryRun := f.Bool("dry-run", false, "print the spec that would be submitted and stop")
 	args, err := f.parse(rest)
@@ -171,9 +190,15 @@ func jobRun(ctx context.Context, e env, rest []string) error {
 		return err
 	}
 	defer b.Close()
-	j, err := b.JobSubmit(ctx, spec, *wait)
+	j, err := b.JobSubmit(ctx, spec, *wait && !*follow)
 	if err != nil {
 		return err
+	}
+	if *follow {
+		if j, err = followJob(ctx, e.stdout, b, j.ID); err != nil {
+			return err
+		}
+		*wait = true
 	}
 	switch {
 	case *idOnly:
@@ -230,4 +255,27 @@ func jobVerify(e env, rest []string) error {
 		return fmt.Errorf("%d of %d receipts failed verification", bad, len(raws))
 	}
 	return nil
+}
+
+// followJob prints a job's history as it grows until the job ends.
+func followJob(ctx context.Context, w io.Writer, b backend, id string) (api.Job, error) {
+	shown := 0
+	for {
+		j, err := b.JobDescribe(ctx, id)
+		if err != nil {
+			return j, err
+		}
+		for _, h := range j.History[min(shown, len(j.History)):] {
+			fmt.Fprintf(w, "%s %-14s %s %s\n", h.At.Format("15:04:05.000"), h.Kind, shortID(h.Node), h.Detail)
+		}
+		shown = len(j.History)
+		if j.State == "completed" || j.State == "failed" || j.State == "cancelled" {
+			return j, nil
+		}
+		select {
+		case <-ctx.Done():
+			return j, ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
