@@ -133,6 +133,15 @@ func httpGet(t *testing.T, ctx context.Context, url, accept string) *http.Respon
 func getCAR(t *testing.T, ctx context.Context, url, root string) map[cid.Cid]int {
 	t.Helper()
 	resp := httpGet(t, ctx, url, "")
+	if resp.StatusCode == http.StatusGatewayTimeout {
+		// Seen once in CI under full load: the first bitswap fetch of a
+		// root stalled for the whole fetch timeout. Logged, retried once,
+		// and tracked as an open problem.
+		msg, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		t.Logf("GET %s: 504 (%s); retrying once", url, msg)
+		resp = httpGet(t, ctx, url, "")
+	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		msg, _ := io.ReadAll(resp.Body)
