@@ -163,7 +163,7 @@ func newFlags(name string, e env) *flags {
 	f.StringVar(&f.repo, "repo", "", "node repo folder (default $IPDM_PATH or ~/.ipdm)")
 	f.BoolVar(&f.json, "json", false, "print JSON")
 	f.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn, error")
-	f.DurationVar(&f.timeout, "timeout", 0, "give up on fetching after this long (e.g. 30s; 0 = the node's fetch_timeout)")
+	f.DurationVar(&f.timeout, "timeout", 0, "overall deadline for fetching (e.g. 30s; 0 = none: the node's fetch_timeout still bounds the wait for each block)")
 	return f
 }
 
