@@ -134,3 +134,37 @@ func TestLiarOutvoted(t *testing.T) {
 		}
 	}
 }
+
+// TestLabelConstraint: a job constrained to region=eu runs on the one node
+// labelled so, and the others' bids are refused with the reason recorded.
+func TestLabelConstraint(t *testing.T) {
+	net := startNet(t, 3, devnet.Options{PerNodeArgs: map[int][]string{2: {"--label", "region=eu"}}})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := net.WaitPeers(ctx, 2); err != nil {
+		t.Fatal(err)
+	}
+	n0 := net.Nodes[0]
+	mod := filepath.Join(t.TempDir(), "t.wasm")
+	os.WriteFile(mod, trivialModule, 0o600)
+	c := regexpFind(t, mustIPDM(t, "module", "add", "--repo", n0.Repo, mod), `cid: (\S+)`)
+	spec := filepath.Join(t.TempDir(), "job.yaml")
+	os.WriteFile(spec, []byte("apiVersion: ipdm/v1\nkind: Job\nmodule: "+c+"\nconstraints:\n  labels: {region: eu}\n"), 0o600)
+	var j api.Job
+	if err := json.Unmarshal([]byte(mustIPDM(t, "job", "run", "--repo", n0.Repo, "-f", spec, "--wait", "--json")), &j); err != nil {
+		t.Fatal(err)
+	}
+	if j.State != "completed" || len(j.Executions) != 1 || j.Executions[0].Node != net.Nodes[2].PeerID {
+		t.Fatalf("job ran on %+v, want node2 (%s) only", j.Executions, net.Nodes[2].PeerID)
+	}
+	j = describe(t, n0, j.ID)
+	refused := 0
+	for _, h := range j.History {
+		if strings.Contains(h.Detail, "region") {
+			refused++
+		}
+	}
+	if refused < 2 {
+		t.Fatalf("history does not say why the unlabelled nodes were refused: %+v", j.History)
+	}
+}

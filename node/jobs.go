@@ -61,6 +61,7 @@ func (n *Node) newJobService(opts Options) (*service.Service, error) {
 		Store:      n.meta,
 		Policy:     state.Policy{BidWindow: n.cfg.BidWindow},
 		Processing: processing,
+		Labels:     n.cfg.Labels,
 		Fault:      opts.Fault,
 		TempDir:    tmp,
 		Logger:     n.log,

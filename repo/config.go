@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"sort"
 	"strings"
 	"time"
 
@@ -45,6 +46,9 @@ type Config struct {
 	// FetchTimeout bounds how long the gateway waits for a block nobody
 	// provides. Default 60s.
 	FetchTimeout time.Duration `yaml:"fetch_timeout"`
+	// Labels describe this node to job schedulers (e.g. region: eu); jobs
+	// whose constraints name labels run only on nodes that have them all.
+	Labels map[string]string `yaml:"labels"`
 	// BidWindow is how long a coordinator collects bids before it assigns
 	// a job's executions. Default 500ms.
 	BidWindow time.Duration `yaml:"bid_window"`
@@ -129,6 +133,11 @@ func (c Config) Validate() error {
 	if c.AdvertInterval < 0 {
 		errs = append(errs, errors.New("advert_interval: must not be negative"))
 	}
+	for k, v := range c.Labels {
+		if k == "" || strings.ContainsAny(k, "= \t\n") || len(k) > 64 || len(v) > 256 {
+			errs = append(errs, fmt.Errorf("labels: %q=%q: want a key without '=' or spaces (at most 64 bytes) and a value of at most 256", k, v))
+		}
+	}
 	if c.BidWindow < 0 {
 		errs = append(errs, errors.New("bid_window: must not be negative"))
 	}
@@ -187,6 +196,9 @@ advert_interval: {{advert}}
 # How long the gateway and API wait for a block before giving up with a timeout error.
 fetch_timeout: {{fetch}}
 
+# Labels that job constraints can select this node by, e.g. {region: eu}.
+labels: {{labels}}
+
 # How long a coordinator collects bids before assigning a job's executions.
 bid_window: {{bidwindow}}
 `
@@ -216,6 +228,21 @@ func (c Config) Render() []byte {
 		"{{advert}}", d.AdvertInterval.String(),
 		"{{fetch}}", d.FetchTimeout.String(),
 		"{{bidwindow}}", d.BidWindow.String(),
+		"{{labels}}", renderLabels(d.Labels),
 	)
 	return []byte(r.Replace(configTemplate))
+}
+
+// renderLabels writes labels as a YAML flow mapping, keys sorted.
+func renderLabels(m map[string]string) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%q: %q", k, m[k])
+	}
+	return "{" + strings.Join(parts, ", ") + "}"
 }

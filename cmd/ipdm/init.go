@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/ipdm/ipdm/p2p"
 	"github.com/ipdm/ipdm/repo"
@@ -15,6 +16,7 @@ type configFlags struct {
 	api, gateway      string
 	noMDNS            bool
 	roles             stringList
+	labels            stringList
 	maxBytes          int64
 	fetchTimeout      string
 	advertInterval    string
@@ -27,6 +29,7 @@ func (c *configFlags) register(f *flags) {
 	f.StringVar(&c.gateway, "gateway", "", "trustless gateway HOST:PORT (port 0 = any free port)")
 	f.BoolVar(&c.noMDNS, "no-mdns", false, "turn off mDNS LAN discovery")
 	f.Var(&c.roles, "role", "role offered: storage, gateway, processing (repeatable)")
+	f.Var(&c.labels, "label", "label KEY=VALUE that job constraints can select this node by (repeatable)")
 	f.Int64Var(&c.maxBytes, "storage-max-bytes", 0, "cap on stored bytes (0 = no cap)")
 	f.StringVar(&c.fetchTimeout, "fetch-timeout", "", "how long to wait for a block nobody provides (e.g. 30s)")
 	f.StringVar(&c.advertInterval, "advert-interval", "", "how often to re-publish the capability advert (e.g. 10s)")
@@ -52,6 +55,16 @@ func (c *configFlags) apply(cfg *repo.Config) error {
 	}
 	if len(c.roles) > 0 {
 		cfg.Roles = c.roles
+	}
+	if len(c.labels) > 0 {
+		cfg.Labels = map[string]string{}
+		for _, kv := range c.labels {
+			k, v, ok := strings.Cut(kv, "=")
+			if !ok {
+				return usagef("--label %q: want KEY=VALUE", kv)
+			}
+			cfg.Labels[k] = v
+		}
 	}
 	if c.maxBytes != 0 {
 		cfg.StorageMaxBytes = c.maxBytes

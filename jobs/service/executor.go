@@ -52,7 +52,7 @@ func (s *Service) handleBid(ctx context.Context, from string, msg []byte) ([]byt
 	case free <= 0:
 		return encode(bidResponse{Decline: fmt.Sprintf("busy: all %d execution slots in use", s.cfg.Slots)}), nil
 	}
-	bid := state.Candidate{Node: s.cfg.NodeID, FreeSlots: free, Load: float64(s.cfg.Slots-free) / float64(s.cfg.Slots)}
+	bid := state.Candidate{Node: s.cfg.NodeID, FreeSlots: free, Load: float64(s.cfg.Slots-free) / float64(s.cfg.Slots), Labels: s.cfg.Labels}
 	for _, in := range req.Spec.InputCIDs() {
 		if s.cfg.Has != nil && s.cfg.Has(ctx, in) {
 			bid.Has = append(bid.Has, in)

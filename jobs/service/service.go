@@ -85,6 +85,8 @@ type Config struct {
 	Slots int
 	// Processing is whether this node executes jobs at all.
 	Processing bool
+	// Labels go into this node's bids, for job label constraints.
+	Labels map[string]string
 	// Fault "lie" makes this executor report a wrong result (TEST ONLY:
 	// lets tests and operators watch detection work).
 	Fault string

@@ -316,7 +316,7 @@ func (m *machine) ineligible(c Candidate) string {
 	case c.Quarantined:
 		return "node is quarantined"
 	case !s.Constraints.Match(c.Labels, c.Roles):
-		return "node does not satisfy the job's constraints"
+		return "node does not satisfy the job's constraints: " + unmet(s.Constraints, c.Labels, c.Roles)
 	case c.FreeMemory != 0 && c.FreeMemory < uint64(s.Resources.Memory):
 		return fmt.Sprintf("free memory %s is below the job's %s", spec.Size(c.FreeMemory), s.Resources.Memory)
 	}
@@ -849,4 +849,26 @@ func (m *machine) end(p Phase, reason string) {
 			m.setExec(i, ExecCancelled, "job "+string(p))
 		}
 	}
+}
+
+// unmet names the first constraint a node fails, for the history.
+func unmet(c spec.Constraints, labels map[string]string, roles []string) string {
+	keys := make([]string, 0, len(c.Labels))
+	for k := range c.Labels {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		if got, ok := labels[k]; !ok {
+			return fmt.Sprintf("no label %s (want %s)", k, c.Labels[k])
+		} else if got != c.Labels[k] {
+			return fmt.Sprintf("label %s is %s, want %s", k, got, c.Labels[k])
+		}
+	}
+	for _, r := range c.Roles {
+		if !slices.Contains(roles, r) {
+			return fmt.Sprintf("no role %s", r)
+		}
+	}
+	return "unknown"
 }
