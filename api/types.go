@@ -124,8 +124,10 @@ type Job struct {
 	Result string `json:"result,omitempty"`
 	// ExitCode and Stdout are read from the accepted result (stdout inline
 	// up to 64 KiB).
-	ExitCode   *uint32        `json:"exit_code,omitempty"`
-	Stdout     string         `json:"stdout,omitempty"`
+	ExitCode *uint32 `json:"exit_code,omitempty"`
+	Stdout   string  `json:"stdout,omitempty"`
+	// PinnedOn lists the nodes that pinned the result (publisher.pin_on).
+	PinnedOn   []string       `json:"pinned_on,omitempty"`
 	Agreeing   []string       `json:"agreeing,omitempty"`
 	Dissenting []string       `json:"dissenting,omitempty"`
 	Executions []JobExecution `json:"executions"`

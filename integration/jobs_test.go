@@ -30,8 +30,9 @@ func TestVerifiedJobs(t *testing.T) {
 	input := strings.TrimSpace(mustIPDM(t, "add", "-Q", "--repo", net.Nodes[3].Repo, text))
 	mustIPDM(t, "module", "add", "--repo", n0.Repo, wc, "--name", "wordcount", "--version", "1.0.0")
 
-	out := mustIPDM(t, "job", "run", "--repo", n0.Repo, "--module", "wordcount@1.0.0", "--input", input,
-		"--replicas", "3", "--wait", "--json")
+	spec := filepath.Join(t.TempDir(), "job.yaml")
+	os.WriteFile(spec, []byte("apiVersion: ipdm/v1\nkind: Job\nmodule: wordcount@1.0.0\ninputs: ["+input+"]\nreplicas: 3\npublisher: {local: true, pin_on: 2}\n"), 0o600)
+	out := mustIPDM(t, "job", "run", "--repo", n0.Repo, "-f", spec, "--wait", "--json")
 	var j api.Job
 	if err := json.Unmarshal([]byte(out), &j); err != nil {
 		t.Fatalf("job run --json: %v\n%s", err, out)
@@ -56,6 +57,11 @@ func TestVerifiedJobs(t *testing.T) {
 	// The input lives on node3 only: data locality ranks it first.
 	if !nodes[net.Nodes[3].PeerID] {
 		t.Fatalf("node3, which holds the input, was not chosen: %+v", j.Executions)
+	}
+	// publisher.pin_on: 2 further nodes pin the result.
+	pinned := waitJob(t, n0, j.ID, 30*time.Second, "pinned on 2 nodes", func(j api.Job) bool { return len(j.PinnedOn) == 2 })
+	if holder := nodeByPeer(net, pinned.PinnedOn[0]); holder == nil || !strings.Contains(mustIPDM(t, "pin", "ls", "--repo", holder.Repo), j.Result) {
+		t.Fatalf("result %s not pinned on %v", j.Result, pinned.PinnedOn)
 	}
 	got := filepath.Join(t.TempDir(), "result")
 	mustIPDM(t, "job", "get", "--repo", n0.Repo, "-o", got, j.ID)

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/ipfs/boxo/ipld/merkledag"
@@ -58,6 +59,7 @@ func (n *Node) newJobService(opts Options) (*service.Service, error) {
 			_, err := n.PinAdd(ctx, c, true)
 			return err
 		},
+		Replicate:  n.replicate,
 		Store:      n.meta,
 		Policy:     state.Policy{BidWindow: n.cfg.BidWindow},
 		Processing: processing,
@@ -127,6 +129,7 @@ func (n *Node) JobDescribe(ctx context.Context, id string) (api.Job, error) {
 		return api.Job{}, gateway.NotFound(fmt.Errorf("%w: %s", service.ErrUnknownJob, id))
 	}
 	out := jobSummary(j)
+	out.PinnedOn = n.jobs.PinnedOn(id)
 	for _, h := range j.History {
 		out.History = append(out.History, api.JobEvent{At: h.At, Kind: h.Kind, Node: h.Node, Detail: h.Detail})
 	}
@@ -223,4 +226,68 @@ func (n *Node) JobReceipts(ctx context.Context, id string) ([]verify.Receipt, er
 		return nil, gateway.NotFound(err)
 	}
 	return rs, err
+}
+
+// protoPin asks a storage node to fetch and pin a DAG (a job result).
+const protoPin = "/ipdm/pin/1.0.0"
+
+// handlePin pins a CID a peer asks this node to keep, if it offers the
+// storage role and has room.
+func (n *Node) handlePin(ctx context.Context, from string, msg []byte) ([]byte, error) {
+	if !slices.Contains(n.cfg.Roles, repo.RoleStorage) {
+		return nil, errors.New("this node does not offer the storage role")
+	}
+	c, err := cid.Decode(string(msg))
+	if err != nil {
+		return nil, fmt.Errorf("pin: %w", err)
+	}
+	if max := n.cfg.StorageMaxBytes; max > 0 {
+		if st, err := n.blocks.Stat(ctx); err == nil && st.Bytes >= max {
+			return nil, fmt.Errorf("%w: %d of %d bytes used", ErrStorageFull, st.Bytes, max)
+		}
+	}
+	if _, err := n.PinAdd(ctx, c, true); err != nil {
+		return nil, err
+	}
+	n.log.Info("pinned for peer", "cid", c, "peer", from)
+	return []byte("ok"), nil
+}
+
+// replicate asks up to want storage peers (prefer first, never this node)
+// to pin c and returns those that did.
+func (n *Node) replicate(ctx context.Context, c cid.Cid, want int, prefer []string) []string {
+	var order []string
+	seen := map[string]bool{n.host.ID(): true}
+	add := func(id string) {
+		if !seen[id] {
+			seen[id] = true
+			order = append(order, id)
+		}
+	}
+	storage := map[string]bool{}
+	for _, e := range n.host.CapabilityEntries() {
+		if e.Advert.HasRole(repo.RoleStorage) {
+			storage[e.Advert.PeerID] = true
+		}
+	}
+	for _, id := range prefer {
+		if storage[id] {
+			add(id)
+		}
+	}
+	for id := range storage {
+		add(id)
+	}
+	var done []string
+	for _, id := range order {
+		if len(done) == want {
+			break
+		}
+		if _, err := n.host.Request(ctx, id, protoPin, []byte(c.String())); err != nil {
+			n.log.Warn("replicate", "cid", c, "peer", id, "err", err)
+			continue
+		}
+		done = append(done, id)
+	}
+	return done
 }

@@ -45,6 +45,18 @@ func (s *Service) dispatch(j state.Job, a state.Action) {
 				}
 			})
 		}
+		if n := j.Spec.Publisher.PinOn; n > 0 && s.cfg.Replicate != nil {
+			s.goOwned(func(ctx context.Context) {
+				ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+				defer cancel()
+				// Agreeing executors hold the result's blocks already.
+				on := s.cfg.Replicate(ctx, a.Result, n, a.Agreeing)
+				s.mu.Lock()
+				s.pinnedOn[j.ID] = on
+				s.mu.Unlock()
+				s.log.Info("result replicated", "job", j.ID, "result", a.Result, "wanted", n, "pinned_on", on)
+			})
+		}
 	case state.Fail:
 		s.log.Info("job failed", "job", j.ID, "reason", a.Reason)
 	case state.Verdict:

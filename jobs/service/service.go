@@ -77,6 +77,9 @@ type Config struct {
 	ModuleBytes func(ctx context.Context, c cid.Cid) ([]byte, error)
 	// Pin pins an accepted result on the coordinator (fetching it).
 	Pin func(ctx context.Context, c cid.Cid) error
+	// Replicate asks n further storage nodes to pin c, trying prefer first;
+	// it returns the nodes that acknowledged (publisher.pin_on).
+	Replicate func(ctx context.Context, c cid.Cid, n int, prefer []string) []string
 	// Store persists jobs and reputation.
 	Store ds.Batching
 	// Policy tunes scheduling (zero fields: jobs/state defaults).
@@ -117,6 +120,7 @@ type Service struct {
 	changed  map[string]chan struct{} // closed and replaced on every step
 	scorer   *verify.Scorer
 	running  map[string]*execution // executor side, by job ID
+	pinnedOn map[string][]string   // coordinator side: where results were replicated
 	startErr error
 }
 
@@ -136,7 +140,7 @@ func New(cfg Config) (*Service, error) {
 	}
 	s := &Service{
 		cfg: cfg, log: cfg.Logger.With("component", "jobs"),
-		jobs: map[string]*state.Job{}, changed: map[string]chan struct{}{}, running: map[string]*execution{},
+		jobs: map[string]*state.Job{}, changed: map[string]chan struct{}{}, running: map[string]*execution{}, pinnedOn: map[string][]string{},
 	}
 	s.scorer = verify.NewScorer(cfg.Reputation)
 	return s, nil
@@ -356,4 +360,11 @@ func (s *Service) Reputation(node string) verify.Standing {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.scorer.Standing(node, time.Now())
+}
+
+// PinnedOn lists the nodes that pinned job id's result for publisher.pin_on.
+func (s *Service) PinnedOn(id string) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.pinnedOn[id])
 }
