@@ -30,7 +30,7 @@ func TestDependencyFences(t *testing.T) {
 			}
 		}
 	}
-	for _, pkg := range []string{"capability", "repo", "api", "storage/blocks", "storage/unixfs", "storage/pin", "storage/car", "storage/dag", "modules", "jobs/spec", "jobs/state", "verify", "wasm"} {
+	for _, pkg := range []string{"capability", "repo", "api", "storage/blocks", "storage/unixfs", "storage/pin", "storage/car", "storage/dag", "modules", "jobs/spec", "jobs/state", "verify", "wasm", "fieldpath"} {
 		out, err := exec.Command("go", "list", "-deps", "github.com/ipdm/ipdm/"+pkg).Output()
 		if err != nil {
 			t.Fatalf("go list -deps %s: %v", pkg, err)

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+
+	"github.com/ipdm/ipdm/fieldpath"
 )
 
 // ErrInvalidSpec is matched (via errors.Is) by every error that reports a
@@ -70,33 +72,17 @@ func (e *FieldErrors) Has(path string) bool {
 	return false
 }
 
-// collector accumulates field errors.
+// collector accumulates field errors and the positions of decoded fields.
 type collector struct {
 	errs FieldErrors
-	// exact holds every path with a problem; under additionally holds every
-	// ancestor of such a path. Both include truncated problems.
-	exact, under map[string]bool
-	// pos maps the paths seen while decoding to their line and column, so
-	// that validation problems can be located too.
-	pos map[string][2]int
+	t    fieldpath.Tracker
 }
 
 // at records the position of path.
-func (c *collector) at(path string, line, col int) {
-	if c.pos == nil {
-		c.pos = make(map[string][2]int)
-	}
-	c.pos[path] = [2]int{line, col}
-}
+func (c *collector) at(path string, line, col int) { c.t.At(path, line, col) }
 
 func (c *collector) add(fe FieldError) {
-	if c.exact == nil {
-		c.exact, c.under = make(map[string]bool), make(map[string]bool)
-	}
-	c.exact[fe.Path] = true
-	for p := fe.Path; p != ""; p = parentPath(p) {
-		c.under[p] = true
-	}
+	c.t.Mark(fe.Path)
 	if len(c.errs.Errors) >= MaxFieldErrors {
 		c.errs.Truncated++
 		return
@@ -107,14 +93,8 @@ func (c *collector) add(fe FieldError) {
 // addf records a problem at path, located at path or, when path was not
 // in the document (a missing field), at its closest ancestor that was.
 func (c *collector) addf(path, detail string) {
-	fe := FieldError{Path: path, Detail: detail}
-	for p := path; p != ""; p = parentPath(p) {
-		if lc, ok := c.pos[p]; ok {
-			fe.Line, fe.Column = lc[0], lc[1]
-			break
-		}
-	}
-	c.add(fe)
+	line, col := c.t.Locate(path)
+	c.add(FieldError{Path: path, Detail: detail, Line: line, Column: col})
 }
 
 func (c *collector) count() int { return len(c.errs.Errors) + c.errs.Truncated }
@@ -131,32 +111,7 @@ func (c *collector) err() error {
 // covered reports whether a problem was already recorded at path or at one
 // of its ancestors or descendants, so that validation does not repeat what
 // decoding already reported (a field that failed to decode is left zero).
-func (c *collector) covered(path string) bool {
-	if c.under[path] {
-		return true
-	}
-	for p := parentPath(path); p != ""; p = parentPath(p) {
-		if c.exact[p] {
-			return true
-		}
-	}
-	return false
-}
-
-// parentPath returns the path one level up ("spec.a[2]" -> "spec.a"), or ""
-// for the root. Quoted keys (`spec.env["a.b"]`) are one level.
-func parentPath(p string) string {
-	if strings.HasSuffix(p, "\"]") {
-		if i := strings.LastIndex(p, "[\""); i >= 0 {
-			return p[:i]
-		}
-	}
-	i := strings.LastIndexAny(p, ".[")
-	if i < 0 {
-		return ""
-	}
-	return p[:i]
-}
+func (c *collector) covered(path string) bool { return c.t.Covered(path) }
 
 // Path helpers.
 

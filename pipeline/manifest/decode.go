@@ -11,6 +11,8 @@ import (
 
 	"github.com/ipfs/go-cid"
 	"gopkg.in/yaml.v3"
+
+	"github.com/ipdm/ipdm/fieldpath"
 )
 
 // Decode parses a pipeline manifest written in YAML (JSON, being YAML, is
@@ -26,7 +28,7 @@ import (
 // On failure the error is a *FieldErrors listing every problem found, each
 // with its path and line; syntax errors are reported at path "manifest".
 func Decode(data []byte) (Manifest, error) {
-	var d decoder
+	d := decoder{c: collector{t: fieldpath.Tracker{KeepFirst: true}}}
 	if len(data) > MaxManifestSize {
 		d.c.addf("manifest", fmt.Sprintf("document of %d bytes exceeds the limit of %d", len(data), MaxManifestSize))
 		return Manifest{}, d.c.err()

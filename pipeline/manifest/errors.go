@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+
+	"github.com/ipdm/ipdm/fieldpath"
 )
 
 // ErrInvalidManifest is matched (via errors.Is) by every error reporting a
@@ -76,37 +78,20 @@ func (e *FieldErrors) Has(path string) bool {
 }
 
 // collector accumulates field errors and the positions of decoded fields.
+// A decoded path keeps its key's position, recorded before its value's.
 type collector struct {
 	errs FieldErrors
-	// exact holds every path with a problem; under holds those paths and
-	// all their ancestors. They keep validation from repeating what
-	// decoding reported (a field that failed to decode is left zero).
-	exact, under map[string]bool
-	pos          map[string][2]int
+	t    fieldpath.Tracker
 }
 
-// at records the position of a decoded path: its key's when it has one,
-// recorded first, rather than its value's.
-func (c *collector) at(path string, line, col int) {
-	if c.pos == nil {
-		c.pos = make(map[string][2]int)
-	}
-	if _, ok := c.pos[path]; !ok {
-		c.pos[path] = [2]int{line, col}
-	}
-}
+// at records the position of a decoded path.
+func (c *collector) at(path string, line, col int) { c.t.At(path, line, col) }
 
 // addf records a problem at path, located at path or, when path was not in
 // the document, at its closest ancestor that was.
 func (c *collector) addf(path, detail string) {
-	fe := FieldError{Path: path, Detail: detail}
-	for p := path; p != ""; p = parentPath(p) {
-		if lc, ok := c.pos[p]; ok {
-			fe.Line, fe.Column = lc[0], lc[1]
-			break
-		}
-	}
-	c.add(fe)
+	line, col := c.t.Locate(path)
+	c.add(FieldError{Path: path, Detail: detail, Line: line, Column: col})
 }
 
 // addAt records a problem at path located at line and col, for problems
@@ -116,14 +101,7 @@ func (c *collector) addAt(path string, line, col int, detail string) {
 }
 
 func (c *collector) add(fe FieldError) {
-	path := fe.Path
-	if c.exact == nil {
-		c.exact, c.under = make(map[string]bool), make(map[string]bool)
-	}
-	c.exact[path] = true
-	for p := path; p != ""; p = parentPath(p) {
-		c.under[p] = true
-	}
+	c.t.Mark(fe.Path)
 	if len(c.errs.Errors) >= MaxFieldErrors {
 		c.errs.Truncated++
 		return
@@ -133,17 +111,7 @@ func (c *collector) add(fe FieldError) {
 
 // covered reports whether a problem was already recorded at path or below
 // it, or exactly at one of its ancestors.
-func (c *collector) covered(path string) bool {
-	if c.under[path] {
-		return true
-	}
-	for p := parentPath(path); p != ""; p = parentPath(p) {
-		if c.exact[p] {
-			return true
-		}
-	}
-	return false
-}
+func (c *collector) covered(path string) bool { return c.t.Covered(path) }
 
 // err returns the collected problems, or nil when there are none.
 func (c *collector) err() error {
@@ -152,16 +120,6 @@ func (c *collector) err() error {
 	}
 	out := c.errs
 	return &out
-}
-
-// parentPath returns the path one level up ("a.b[2]" -> "a.b"), or "" at
-// the root.
-func parentPath(p string) string {
-	i := strings.LastIndexAny(p, ".[")
-	if i < 0 {
-		return ""
-	}
-	return p[:i]
 }
 
 func field(parent, name string) string { return parent + "." + name }
