@@ -48,11 +48,11 @@ func cmdAdd(ctx context.Context, e env) error {
 		}
 	}
 	defer nd.Close()
-	b, err := openBackend(ctx, f)
+	b, ctx, done, err := f.open(ctx)
 	if err != nil {
 		return err
 	}
-	defer b.Close()
+	defer done()
 	opts := api.AddOptions{Pin: *pin, Hidden: *hidden}
 	var bar *progressbar.ProgressBar
 	if isTerminal(e.stderr) && size > 1<<20 {

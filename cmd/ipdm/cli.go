@@ -207,6 +207,17 @@ func (f *flags) parse(args []string) ([]string, error) {
 	return pos, nil
 }
 
+// open returns the backend of --repo and ctx bounded by --timeout; done
+// releases both.
+func (f *flags) open(ctx context.Context) (backend, context.Context, func(), error) {
+	b, err := openBackend(ctx, f)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	ctx, cancel := withTimeout(ctx, f.timeout)
+	return b, ctx, func() { cancel(); b.Close() }, nil
+}
+
 // repoPath resolves --repo, then IPDM_PATH, then ~/.ipdm.
 func (f *flags) repoPath() (string, error) {
 	if f.repo != "" {

@@ -20,13 +20,11 @@ func cmdCat(ctx context.Context, e env) error {
 	if _, err := parseCID(args[0]); err != nil {
 		return err
 	}
-	b, err := openBackend(ctx, f)
+	b, ctx, done, err := f.open(ctx)
 	if err != nil {
 		return err
 	}
-	defer b.Close()
-	ctx, cancel := withTimeout(ctx, f.timeout)
-	defer cancel()
+	defer done()
 	rc, _, err := b.Cat(ctx, args[0], f.timeout)
 	if err != nil {
 		return fmt.Errorf("cat %s: %w", args[0], err)
@@ -54,13 +52,11 @@ func cmdGet(ctx context.Context, e env) error {
 	if *out == "" {
 		*out = args[0]
 	}
-	b, err := openBackend(ctx, f)
+	b, ctx, done, err := f.open(ctx)
 	if err != nil {
 		return err
 	}
-	defer b.Close()
-	ctx, cancel := withTimeout(ctx, f.timeout)
-	defer cancel()
+	defer done()
 	var bar *progressbar.ProgressBar
 	var total, progress func(int64)
 	if isTerminal(e.stderr) {

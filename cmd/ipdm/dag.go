@@ -26,13 +26,11 @@ func cmdDag(ctx context.Context, e env) error {
 		if _, err := parseCID(args[0]); err != nil {
 			return err
 		}
-		b, err := openBackend(ctx, f)
+		b, ctx, done, err := f.open(ctx)
 		if err != nil {
 			return err
 		}
-		defer b.Close()
-		ctx, cancel := withTimeout(ctx, f.timeout)
-		defer cancel()
+		defer done()
 		rc, err := b.DagExport(ctx, args[0], f.timeout)
 		if err != nil {
 			return fmt.Errorf("export %s: %w", args[0], err)
@@ -52,11 +50,11 @@ func cmdDag(ctx context.Context, e env) error {
 			defer file.Close()
 			in = file
 		}
-		b, err := openBackend(ctx, f)
+		b, ctx, done, err := f.open(ctx)
 		if err != nil {
 			return err
 		}
-		defer b.Close()
+		defer done()
 		res, err := b.DagImport(ctx, in, *pin)
 		if err != nil {
 			return fmt.Errorf("import %s: %w", args[0], err)
@@ -103,13 +101,11 @@ func cmdBlock(ctx context.Context, e env) error {
 	default:
 		return usagef("unknown block command %q (want get, put or stat)", sub)
 	}
-	b, err := openBackend(ctx, f)
+	b, ctx, done, err := f.open(ctx)
 	if err != nil {
 		return err
 	}
-	defer b.Close()
-	ctx, cancel := withTimeout(ctx, f.timeout)
-	defer cancel()
+	defer done()
 	switch sub {
 	case "get":
 		data, err := b.BlockGet(ctx, args[0], f.timeout)

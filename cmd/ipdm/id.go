@@ -16,11 +16,11 @@ func cmdID(ctx context.Context, e env) error {
 	if len(args) != 0 {
 		return usagef("id takes no arguments")
 	}
-	b, err := openBackend(ctx, f)
+	b, ctx, done, err := f.open(ctx)
 	if err != nil {
 		return err
 	}
-	defer b.Close()
+	defer done()
 	id, err := b.ID(ctx)
 	if err != nil {
 		return err
@@ -55,14 +55,12 @@ func cmdSwarm(ctx context.Context, e env) error {
 	default:
 		return usagef("want 'swarm connect MULTIADDR' or 'swarm peers'")
 	}
-	b, err := openBackend(ctx, f)
+	b, ctx, done, err := f.open(ctx)
 	if err != nil {
 		return err
 	}
-	defer b.Close()
+	defer done()
 	if sub == "connect" {
-		ctx, cancel := withTimeout(ctx, f.timeout)
-		defer cancel()
 		if err := b.SwarmConnect(ctx, args[0]); err != nil {
 			return err
 		}
@@ -91,11 +89,11 @@ func cmdPeers(ctx context.Context, e env) error {
 	if len(args) != 0 {
 		return usagef("peers takes no arguments")
 	}
-	b, err := openBackend(ctx, f)
+	b, ctx, done, err := f.open(ctx)
 	if err != nil {
 		return err
 	}
-	defer b.Close()
+	defer done()
 	peers, err := b.Peers(ctx)
 	if err != nil {
 		return err

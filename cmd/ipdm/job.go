@@ -37,11 +37,11 @@ func cmdJob(ctx context.Context, e env) error {
 	if (sub == "list") != (len(args) == 0) || len(args) > 1 {
 		return usagef("job %s takes %s", sub, map[bool]string{true: "no arguments", false: "one job ID"}[sub == "list"])
 	}
-	b, err := openBackend(ctx, f)
+	b, ctx, done, err := f.open(ctx)
 	if err != nil {
 		return err
 	}
-	defer b.Close()
+	defer done()
 	switch sub {
 	case "list":
 		jobs, err := b.JobList(ctx)
@@ -185,11 +185,11 @@ func jobRun(ctx context.Context, e env, rest []string) error {
 		_, err := e.stdout.Write(append(spec, '\n'))
 		return err
 	}
-	b, err := openBackend(ctx, f)
+	b, ctx, done, err := f.open(ctx)
 	if err != nil {
 		return err
 	}
-	defer b.Close()
+	defer done()
 	j, err := b.JobSubmit(ctx, spec, *wait && !*follow)
 	if err != nil {
 		return err

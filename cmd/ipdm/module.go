@@ -37,11 +37,11 @@ func cmdModule(ctx context.Context, e env) error {
 			return fmt.Errorf("module add: %w", err)
 		}
 	}
-	b, err := openBackend(ctx, f)
+	b, ctx, done, err := f.open(ctx)
 	if err != nil {
 		return err
 	}
-	defer b.Close()
+	defer done()
 	switch sub {
 	case "add":
 		m, err := b.ModuleAdd(ctx, data, *name, *version)

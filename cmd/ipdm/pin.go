@@ -31,15 +31,13 @@ func cmdPin(ctx context.Context, e env) error {
 	default:
 		return usagef("unknown pin command %q (want add, rm or ls)", sub)
 	}
-	b, err := openBackend(ctx, f)
+	b, ctx, done, err := f.open(ctx)
 	if err != nil {
 		return err
 	}
-	defer b.Close()
+	defer done()
 	switch sub {
 	case "add":
-		ctx, cancel := withTimeout(ctx, f.timeout)
-		defer cancel()
 		p, err := b.PinAdd(ctx, args[0], !*direct, f.timeout)
 		if err != nil {
 			return err
@@ -89,11 +87,11 @@ func cmdRepo(ctx context.Context, e env) error {
 	default:
 		return usagef("unknown repo command %q (want gc, stat or verify)", sub)
 	}
-	b, err := openBackend(ctx, f)
+	b, ctx, done, err := f.open(ctx)
 	if err != nil {
 		return err
 	}
-	defer b.Close()
+	defer done()
 	switch sub {
 	case "gc":
 		res, err := b.GC(ctx)
