@@ -211,9 +211,22 @@ func moduleRoot(t testing.TB) string {
 // GOOS=wasip1 GOARCH=wasm.
 func goGuest(t testing.TB, pkg string) []byte {
 	t.Helper()
-	return cachedGuest(t, "go:"+pkg, func(dir string) ([]byte, string, error) {
+	return goBuild(t, pkg)
+}
+
+// goReactor builds the Go package at pkg as a WASI reactor (a pipeline
+// module): -buildmode=c-shared.
+func goReactor(t testing.TB, pkg string) []byte {
+	t.Helper()
+	return goBuild(t, pkg, "-buildmode=c-shared")
+}
+
+func goBuild(t testing.TB, pkg string, flags ...string) []byte {
+	t.Helper()
+	return cachedGuest(t, "go:"+pkg+":"+strings.Join(flags, " "), func(dir string) ([]byte, string, error) {
 		out := filepath.Join(dir, "guest.wasm")
-		cmd := exec.Command("go", "build", "-trimpath", "-o", out, "./"+pkg)
+		args := append([]string{"build", "-trimpath", "-o", out}, flags...)
+		cmd := exec.Command("go", append(args, "./"+pkg)...)
 		cmd.Dir = moduleRoot(t)
 		cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "CGO_ENABLED=0")
 		if msg, err := cmd.CombinedOutput(); err != nil {
@@ -232,7 +245,19 @@ const aptClang = "apt-get install -y clang lld wasi-libc libclang-rt-14-dev-wasm
 // is missing.
 func cGuest(t testing.TB, srcs ...string) []byte {
 	t.Helper()
-	return cachedGuest(t, "c:"+strings.Join(srcs, ","), func(dir string) ([]byte, string, error) {
+	return cBuild(t, nil, srcs...)
+}
+
+// cReactor compiles the C sources as a WASI reactor (a pipeline module) with
+// pipeline/guest on the include path.
+func cReactor(t testing.TB, srcs ...string) []byte {
+	t.Helper()
+	return cBuild(t, []string{"-mexec-model=reactor", "-I", filepath.Join(moduleRoot(t), "pipeline", "guest")}, srcs...)
+}
+
+func cBuild(t testing.TB, flags []string, srcs ...string) []byte {
+	t.Helper()
+	return cachedGuest(t, "c:"+strings.Join(flags, " ")+":"+strings.Join(srcs, ","), func(dir string) ([]byte, string, error) {
 		clang, err := exec.LookPath("clang")
 		if err != nil {
 			return nil, "clang not found; install it with: " + aptClang, nil
@@ -245,7 +270,7 @@ func cGuest(t testing.TB, srcs ...string) []byte {
 			return nil, "clang cannot build for wasm32-wasi (" + strings.TrimSpace(string(msg)) + "); install: " + aptClang, nil
 		}
 		out := filepath.Join(dir, "guest.wasm")
-		args := []string{"--target=wasm32-wasi", "-O2", "-Wall", "-Werror", "-o", out}
+		args := append([]string{"--target=wasm32-wasi", "-O2", "-Wall", "-Werror", "-o", out}, flags...)
 		root := moduleRoot(t)
 		for _, s := range srcs {
 			args = append(args, filepath.Join(root, s))

@@ -100,6 +100,12 @@ func (w *capWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// reset empties the writer for the next call of an instance.
+func (w *capWriter) reset() {
+	w.buf.Reset()
+	w.truncated = false
+}
+
 // fullReader turns short reads into full ones, so that what the guest sees
 // does not depend on how the host's reader splits data.
 type fullReader struct{ r io.Reader }

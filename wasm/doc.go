@@ -19,12 +19,40 @@
 //	// err: host failures only (cancelled ctx, closed runtime, I/O).
 //	// res: exit code, trap, fuel used, stdout/stderr, all deterministic.
 //
+// # Pipeline instances
+//
+// Pipeline modules are WASI reactors (no _start; an optional _initialize;
+// exported entrypoints of type (i32) -> ()), instantiated once and called
+// many times:
+//
+//	inst, err := rt.Instantiate(ctx, m, wasm.InstanceOptions{Seed: seed, MemoryPages: 4096})
+//	// err: *TrapError if _initialize trapped; host failures otherwise.
+//	defer inst.Close(ctx)
+//	for _, block := range blocks {
+//		res, err := inst.Call(ctx, "map_transfers", abi.EncodeInput(...), host, fuel)
+//		// err: host failures only. res.Trap != "": deterministic failure;
+//		// the instance is dead.
+//	}
+//
+// During a call the guest fetches its input and talks to the StreamHost
+// through the pipeline functions of the "ipdm" module (stream.go; guest
+// libraries in package github.com/ipdm/ipdm/pipeline/guest and
+// pipeline/guest/ipdm_pipeline.h). Memory, globals, the virtual clock and
+// the random stream persist across calls; fuel, call depth and the captured
+// streams are per call. Every deterministic failure is a CallResult.Trap
+// with a readable message: the guest's ipdm.panic text, the StreamHost's
+// error text, a Go guest's "panic: ..." or "fatal error: ..." (taken from
+// stderr), "out of fuel", and so on.
+//
 // # What a guest sees
 //
-// A guest is a WASI preview1 command (exported _start). It may import the
+// A guest is a WASI preview1 command (exported _start), run by Run, or a
+// reactor, run by Instantiate; ModuleInfo.Kind tells which, and each method
+// rejects the other kind with ErrInvalidModule. It may import the
 // wasi_snapshot_preview1 functions wazero implements, except the socket ones,
-// and the "ipdm" host module (ipdm.sha256; see host.go and package
-// github.com/ipdm/ipdm/wasm/guest). Anything else is rejected by Validate
+// and the "ipdm" host module (ipdm.sha256, see host.go and package
+// github.com/ipdm/ipdm/wasm/guest; reactors also the pipeline functions,
+// which Validate rejects in commands). Anything else is rejected by Validate
 // with an ImportError naming the import. Threads, shared memory, SIMD,
 // exception handling and tail calls are rejected too.
 //
@@ -47,9 +75,11 @@
 // # Concurrency
 //
 // A Runtime is safe for concurrent use; each Run instantiates its own module
-// instance and blocks until the guest finishes. Compiled modules are shared
-// (LRU by module SHA-256, plus wazero's on-disk cache). Close stops runs in
-// progress, waits for them and releases everything. Run owns the one
+// instance and blocks until the guest finishes. An Instance runs one Call at
+// a time (concurrent Calls wait); different instances run in parallel. Compiled modules are shared
+// (LRU by module SHA-256, plus wazero's on-disk cache). Close stops runs and
+// calls in progress, waits for them and releases everything (instances must
+// still be closed). Run owns the one
 // goroutine it starts (which stops the guest on cancellation) and waits for
 // it before returning.
 package wasm

@@ -3,13 +3,17 @@ package wasm
 import (
 	"context"
 	"errors"
+	"fmt"
 	"reflect"
 	"testing"
+
+	"github.com/ipdm/ipdm/pipeline/abi"
 )
 
 // FuzzValidate feeds arbitrary bytes to Validate: it must never panic, must
 // reject with ErrInvalidModule, and whatever it accepts must run within its
-// budget and give the same result twice.
+// budget and give the same result twice (a command's Run; each entrypoint
+// of a reactor on two instances).
 //
 //	go test ./wasm -run '^$' -fuzz FuzzValidate -fuzztime 1m
 func FuzzValidate(f *testing.F) {
@@ -25,6 +29,9 @@ func FuzzValidate(f *testing.F) {
 		[]byte("\x00asm\x01\x00\x00\x00"),
 		[]byte("\x00asm\x01\x00\x00\x00\x01\x04\x01\x60\x00\x00"),
 		nil,
+		reactor("output", tOutput, cat(i32c(0), i32c(4), op1(opCall, 0))),
+		reactor("store_get", tStoreGt, cat(i32c(1), i32c(0), i32c(5), i32c(8), i32c(10), op1(opCall, 0), []byte{0x1a})),
+		reactor("panic", tOutput, cat(i32c(0), i32c(3), op1(opCall, 0))),
 	} {
 		f.Add(seed)
 	}
@@ -35,6 +42,13 @@ func FuzzValidate(f *testing.F) {
 		if err != nil {
 			if !errors.Is(err, ErrInvalidModule) {
 				t.Fatalf("rejection without ErrInvalidModule: %v", err)
+			}
+			return
+		}
+		if m.Info().Kind == KindReactor {
+			a, b := fuzzCalls(t, rt, m), fuzzCalls(t, rt, m)
+			if !reflect.DeepEqual(a, b) {
+				t.Fatalf("calls differ:\n%+v\n%+v", a, b)
 			}
 			return
 		}
@@ -52,4 +66,37 @@ func FuzzValidate(f *testing.F) {
 			t.Fatalf("runs differ:\n%+v\n%+v", a, b)
 		}
 	})
+}
+
+// fuzzCalls instantiates a reactor and calls each of its entrypoints once,
+// returning the results with the nondeterministic fields cleared.
+func fuzzCalls(t *testing.T, rt *Runtime, m *Module) []CallResult {
+	ctx := context.Background()
+	opts := InstanceOptions{InitFuel: 200_000, MaxCallDepth: 1000, MaxStdout: 1000, MaxStderr: 1000}
+	inst, err := rt.Instantiate(ctx, m, opts)
+	var te *TrapError
+	if errors.As(err, &te) {
+		te.Result.Duration, te.Result.TrapDetail = 0, ""
+		return []CallResult{te.Result}
+	}
+	if err != nil {
+		t.Fatalf("instantiate: %v", err)
+	}
+	defer inst.Close(ctx)
+	var out []CallResult
+	host := &recHost{store: map[string][]byte{"\x00\x00\x00\x00\x00": []byte("value")}}
+	for _, entry := range m.Info().Exports {
+		res, err := inst.Call(ctx, entry, abi.EncodeInput(1, 2, nil), host, 200_000)
+		switch {
+		case errors.Is(err, ErrInvalidCall):
+			continue
+		case errors.Is(err, ErrInstanceDead):
+			return out
+		case err != nil:
+			t.Fatalf("call %s: %v", entry, err)
+		}
+		res.Duration, res.TrapDetail = 0, ""
+		out = append(out, res)
+	}
+	return append(out, CallResult{Stdout: []byte(fmt.Sprintf("%q %q", host.outputs, host.writes))})
 }

@@ -19,8 +19,9 @@ import (
 //	    Costs 100 + len fuel. Traps when either range is outside memory.
 //
 // The guest side of this ABI is package github.com/ipdm/ipdm/wasm/guest (Go)
-// and examples/csvfilter-c/ipdm.h (C). The module also exports refuel, which
-// only the instrumented code may import (see fuelSlice).
+// and examples/csvfilter-c/ipdm.h (C). The module also exports the pipeline
+// functions for reactors (stream.go) and refuel, which only the
+// instrumented code may import (see fuelSlice).
 const hostModuleName = "ipdm"
 
 // sha256BaseFuel is the fixed part of ipdm.sha256's cost.
@@ -41,22 +42,27 @@ var (
 )
 
 func hostFuncTypes() map[string]funcType {
-	return map[string]funcType{
+	fns := map[string]funcType{
 		"sha256": {params: []byte{valI32, valI32, valI32}},
 	}
+	for name, t := range streamFuncTypes() {
+		fns[name] = t
+	}
+	return fns
 }
 
 func instantiateHost(ctx context.Context, rt wazero.Runtime) error {
 	i32 := api.ValueTypeI32
-	_, err := rt.NewHostModuleBuilder(hostModuleName).
+	b := rt.NewHostModuleBuilder(hostModuleName).
 		NewFunctionBuilder().
 		WithGoModuleFunction(api.GoModuleFunc(hostSHA256), []api.ValueType{i32, i32, i32}, nil).
 		WithParameterNames("ptr", "len", "out").
 		Export("sha256").
 		NewFunctionBuilder().
 		WithGoModuleFunction(api.GoModuleFunc(hostRefuel), nil, nil).
-		Export(refuelName).
-		Instantiate(ctx)
+		Export(refuelName)
+	b = exportStreamFuncs(b)
+	_, err := b.Instantiate(ctx)
 	return err
 }
 
@@ -67,6 +73,7 @@ type runState struct {
 	reserve   int64             // fuel not yet handed to the guest
 	outOfFuel bool
 	done      <-chan struct{} // closed when the runtime closes
+	call      *callState      // the stream of an Instance.Call; nil in Run
 }
 
 type runStateKey struct{}

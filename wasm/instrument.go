@@ -137,6 +137,8 @@ type parsedModule struct {
 	memMin        uint32
 	memMax        uint32 // after clamping to the runtime limit
 	hasStart      bool   // the module had a start section
+	kind          ModuleKind
+	hasInitialize bool // a reactor exporting _initialize
 	exportedFuncs []string
 }
 
@@ -239,7 +241,7 @@ func instrument(src []byte, opt instrumentOptions) ([]byte, *parsedModule, error
 			c, err = b.globalSection(c)
 		case secExport:
 			if err = b.parseExports(c); err == nil {
-				err = b.checkStartExport()
+				err = b.checkEntryExports()
 			}
 		case secStart:
 			err = b.parseStart(c)
@@ -257,19 +259,21 @@ func instrument(src []byte, opt instrumentOptions) ([]byte, *parsedModule, error
 		}
 		contents[i] = c
 	}
-	if err := b.checkStartExport(); err != nil { // also when there was no export section
+	if err := b.checkEntryExports(); err != nil { // also when there was no export section
 		return nil, nil, err
 	}
 	if len(b.funcTypes) > 0 && !hasCode {
 		return nil, nil, fmt.Errorf("%d functions declared but the code section is missing", len(b.funcTypes))
 	}
 	b.pm.definedFuncs = len(b.funcTypes)
+	b.ensureVoidType()
 
 	// Sections the rewrite needs even when the module has none.
 	synthetic := []struct {
 		id      byte
 		content func() []byte
 	}{
+		{secType, func() []byte { return b.typeSection([]byte{0}) }},
 		{secImport, func() []byte { return b.importSection(nil) }},
 		{secGlobal, func() []byte { c, _ := b.globalSection(nil); return c }},
 		{secExport, b.exportSection},

@@ -187,6 +187,9 @@ func (r *Runtime) Run(ctx context.Context, m *Module, spec RunSpec) (Result, err
 	if err != nil {
 		return Result{}, fmt.Errorf("wasm: run: %w", err)
 	}
+	if m.info.Kind != KindCommand {
+		return Result{}, fmt.Errorf("wasm: run: %w: no exported function _start: the module is a WASI %s; use Instantiate", ErrInvalidModule, m.info.Kind)
+	}
 	if err := ctx.Err(); err != nil {
 		return Result{}, fmt.Errorf("wasm: run: %w", err)
 	}

@@ -120,6 +120,32 @@ type ModuleInfo struct {
 	MemoryMaxPages uint32
 	// InstrumentedSize is the size of the module after instrumentation.
 	InstrumentedSize int
+	// Kind says how the module runs: a command with Run, a reactor with
+	// Instantiate.
+	Kind ModuleKind
+}
+
+// ModuleKind is the WASI execution model of a module.
+type ModuleKind uint8
+
+const (
+	// KindCommand is a module exporting _start (and not _initialize): it
+	// runs once with Runtime.Run.
+	KindCommand ModuleKind = iota + 1
+	// KindReactor is a module exporting entrypoints but no _start, and
+	// optionally _initialize: Runtime.Instantiate makes a long-lived
+	// instance whose entrypoints the host calls many times.
+	KindReactor
+)
+
+func (k ModuleKind) String() string {
+	switch k {
+	case KindCommand:
+		return "command"
+	case KindReactor:
+		return "reactor"
+	}
+	return fmt.Sprintf("ModuleKind(%d)", uint8(k))
 }
 
 // Module is a validated, compiled module, ready to Run. It holds the module
@@ -338,9 +364,10 @@ func (r *Runtime) compile(ctx context.Context, wasm []byte, id [32]byte) (wazero
 		MemoryMinPages:   pm.memMin,
 		MemoryMaxPages:   pm.memMax,
 		InstrumentedSize: len(out),
+		Kind:             pm.kind,
 	}
 	for _, im := range pm.imports {
-		if err := r.checkImport(im); err != nil {
+		if err := r.checkImport(im, pm.kind); err != nil {
 			return nil, ModuleInfo{}, false, invalidModule(err)
 		}
 		info.Imports = append(info.Imports, im.module+"."+im.name)
@@ -369,8 +396,8 @@ func (r *Runtime) compile(ctx context.Context, wasm []byte, id [32]byte) (wazero
 }
 
 // checkImport allows the functions of the host modules with their exact
-// signature.
-func (r *Runtime) checkImport(im importedFunc) error {
+// signature; the pipeline functions only for reactors.
+func (r *Runtime) checkImport(im importedFunc, kind ModuleKind) error {
 	fns, ok := r.allowed[im.module]
 	if !ok {
 		return &ImportError{Module: im.module, Name: im.name,
@@ -387,6 +414,10 @@ func (r *Runtime) checkImport(im importedFunc) error {
 	if string(want.params) != string(im.typ.params) || string(want.results) != string(im.typ.results) {
 		return &ImportError{Module: im.module, Name: im.name,
 			Reason: fmt.Sprintf("imported with type %s; the host provides %s", im.typ, want)}
+	}
+	if _, ok := streamFuncTypes()[im.name]; ok && im.module == hostModuleName && kind != KindReactor {
+		return &ImportError{Module: im.module, Name: im.name,
+			Reason: "only reactor modules (pipeline instances) may import it; the module exports _start"}
 	}
 	return nil
 }

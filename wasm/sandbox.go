@@ -6,6 +6,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/experimental/sysfs"
@@ -59,19 +60,9 @@ func newSandbox(spec RunSpec) (*sandbox, error) {
 			&detFS{under: sysfs.DirFS(spec.OutputDir), tag: "/outputs", quota: sb.quota, filetime: filetime}, "/outputs")
 	}
 
-	clock := &virtualClock{epoch: spec.Epoch.UnixNano()}
-	mc := wazero.NewModuleConfig().
-		WithName("").
-		WithStartFunctions(). // Run calls them once the fuel is set
+	mc := detModuleConfig(spec.Epoch, spec.Seed, sb.stdout, sb.stderr).
 		WithArgs(spec.Args...).
 		WithStdin(stdin).
-		WithStdout(sb.stdout).
-		WithStderr(sb.stderr).
-		WithWalltime(clock.walltime, sys.ClockResolution(clockTick)).
-		WithNanotime(clock.nanotime, sys.ClockResolution(clockTick)).
-		WithNanosleep(clock.nanosleep).
-		WithOsyield(func() {}).
-		WithRandSource(newSeededRand(spec.Seed)).
 		WithFSConfig(fsc)
 	keys := make([]string, 0, len(spec.Env))
 	for k := range spec.Env {
@@ -83,6 +74,24 @@ func newSandbox(spec RunSpec) (*sandbox, error) {
 	}
 	sb.config = mc
 	return sb, nil
+}
+
+// detModuleConfig is the environment runs and instances share: no start
+// functions (the host calls them once the fuel is set), a virtual clock
+// starting at epoch, randomness from seed and captured streams. stdin is
+// empty and there is no file system unless the caller adds them.
+func detModuleConfig(epoch time.Time, seed []byte, stdout, stderr io.Writer) wazero.ModuleConfig {
+	clock := &virtualClock{epoch: epoch.UnixNano()}
+	return wazero.NewModuleConfig().
+		WithName("").
+		WithStartFunctions().
+		WithStdout(stdout).
+		WithStderr(stderr).
+		WithWalltime(clock.walltime, sys.ClockResolution(clockTick)).
+		WithNanotime(clock.nanotime, sys.ClockResolution(clockTick)).
+		WithNanosleep(clock.nanosleep).
+		WithOsyield(func() {}).
+		WithRandSource(newSeededRand(seed))
 }
 
 func (sb *sandbox) close() {

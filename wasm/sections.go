@@ -415,19 +415,38 @@ func (b *moduleBuilder) funcTypeOf(idx uint32) (funcType, error) {
 	return funcType{}, fmt.Errorf("function index %d out of range", idx)
 }
 
-// checkStartExport requires a WASI command: an exported `_start` of type
-// () -> (). The start section, if any, must have the same type.
-func (b *moduleBuilder) checkStartExport() error {
-	idx, ok := b.exportIdx["_start"]
-	if !ok {
-		return errors.New("no exported function _start: only WASI command modules can run (build with GOOS=wasip1 or clang --target=wasm32-wasi)")
+// checkEntryExports classifies the module as a WASI command (an exported
+// `_start` of type () -> ()) or a WASI reactor (no `_start`, an optional
+// `_initialize` of type () -> (), and at least one other exported function
+// for the host to call). The start section, if any, must reference a valid
+// function.
+func (b *moduleBuilder) checkEntryExports() error {
+	for _, name := range []string{"_start", "_initialize"} {
+		idx, ok := b.exportIdx[name]
+		if !ok {
+			continue
+		}
+		t, err := b.funcTypeOf(idx)
+		if err != nil {
+			return fmt.Errorf("export %s: %w", name, err)
+		}
+		if len(t.params) != 0 || len(t.results) != 0 {
+			return fmt.Errorf("export %s has type %s; want () -> ()", name, t)
+		}
 	}
-	t, err := b.funcTypeOf(idx)
-	if err != nil {
-		return fmt.Errorf("export _start: %w", err)
-	}
-	if len(t.params) != 0 || len(t.results) != 0 {
-		return fmt.Errorf("export _start has type %s; want () -> ()", t)
+	_, hasStart := b.exportIdx["_start"]
+	_, hasInit := b.exportIdx["_initialize"]
+	switch {
+	case hasStart && hasInit:
+		return errors.New("exports both _start and _initialize: a module is either a WASI command or a WASI reactor")
+	case hasStart:
+		b.pm.kind = KindCommand
+	case len(b.exportIdx) > 0 && !(hasInit && len(b.exportIdx) == 1):
+		b.pm.kind, b.pm.hasInitialize = KindReactor, hasInit
+	default:
+		return errors.New("no exported function _start and no other exported function: a module is a WASI command " +
+			"(exports _start; build with GOOS=wasip1 or clang --target=wasm32-wasi) or a WASI reactor " +
+			"(exports entrypoints; build with -buildmode=c-shared or clang -mexec-model=reactor)")
 	}
 	if b.pm.hasStart {
 		if _, err := b.funcTypeOf(b.startFunc); err != nil {
@@ -487,7 +506,7 @@ func (b *moduleBuilder) importSection(orig []byte) []byte {
 	out = appendName(out, refuelModule)
 	out = appendName(out, refuelName)
 	out = append(out, 0x00)
-	return appendU32(out, uint32(b.findBlockType(nil))) // () -> (), which _start guarantees
+	return appendU32(out, uint32(b.findBlockType(nil))) // () -> (), see ensureVoidType
 }
 
 // elementSection re-emits the element segments with function indices
@@ -656,6 +675,16 @@ func (b *moduleBuilder) findBlockType(results []byte) int {
 	return -1
 }
 
+// ensureVoidType adds the type () -> () that the refuel import needs when
+// the module lacks it (a command's _start always has it; a reactor may not).
+func (b *moduleBuilder) ensureVoidType() {
+	if b.findBlockType(nil) < 0 {
+		b.extraTypes = append(b.extraTypes, funcType{})
+	}
+}
+
+// typeSection re-emits the type section with the extra types appended; orig
+// is the original content (an empty vector when the module had none).
 func (b *moduleBuilder) typeSection(orig []byte) []byte {
 	if len(b.extraTypes) == 0 {
 		return orig
