@@ -311,7 +311,7 @@ func (d *decoder) input(n *yaml.Node, path string) Input {
 
 func (d *decoder) window(n *yaml.Node, path string) Window {
 	var w Window
-	d.mapping(n, path, []string{"name", "module", "kind", "size", "step"}, func(key string, v *yaml.Node, p string) {
+	d.mapping(n, path, []string{"name", "module", "kind", "size", "step", "group_by", "sum"}, func(key string, v *yaml.Node, p string) {
 		switch key {
 		case "name":
 			w.Name = d.str(v, p)
@@ -323,6 +323,10 @@ func (d *decoder) window(n *yaml.Node, path string) Window {
 			w.Size = d.span(v, p)
 		case "step":
 			w.Step = d.span(v, p)
+		case "group_by":
+			w.GroupBy = d.str(v, p)
+		case "sum":
+			d.seq(v, p, func(_ int, item *yaml.Node, ip string) { w.Sum = append(w.Sum, d.str(item, ip)) })
 		}
 	})
 	return w

@@ -3,6 +3,7 @@ package manifest
 import (
 	"errors"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -158,6 +159,15 @@ func TestDecodeMalformed(t *testing.T) {
 		{"step in other unit", base + "windows:\n  - {name: w, module: a, kind: sliding, size: 1h, step: 20}\n", "manifest.windows[0].step", "different units", 22},
 		{"tumbling step", base + "windows:\n  - {name: w, module: a, kind: tumbling, size: 10, step: 5}\n", "manifest.windows[0].step", "a tumbling window's step is its size", 22},
 		{"window name clash", base + "windows:\n  - {name: a, module: a, kind: tumbling, size: 10}\n", "manifest.windows[0].name", `duplicate name "a"`, 22},
+		{"window group_by not a string", base + "windows:\n  - {name: w, module: a, kind: tumbling, size: 10, group_by: [x]}\n", "manifest.windows[0].group_by", "must be a string, not a list", 22},
+		{"window bad group_by", base + "windows:\n  - {name: w, module: a, kind: tumbling, size: 10, group_by: 'a b'}\n", "manifest.windows[0].group_by", `"a b" is not a field name`, 22},
+		{"window sum not a list", base + "windows:\n  - {name: w, module: a, kind: tumbling, size: 10, sum: value}\n", "manifest.windows[0].sum", `must be a list, not the string "value"`, 22},
+		{"window sum item not a string", base + "windows:\n  - {name: w, module: a, kind: tumbling, size: 10, sum: [value, 3]}\n", "manifest.windows[0].sum[1]", "must be a string, not the integer 3", 22},
+		{"window bad sum field", base + "windows:\n  - {name: w, module: a, kind: tumbling, size: 10, sum: [value, x..y]}\n", "manifest.windows[0].sum[1]", `"x..y" is not a field name`, 22},
+		{"window repeated sum field", base + "windows:\n  - {name: w, module: a, kind: tumbling, size: 10, sum: [v, w, v]}\n", "manifest.windows[0].sum[2]", `"v" is already summed at sum[0]`, 22},
+		{"window too many sums", base + "windows:\n  - {name: w, module: a, kind: tumbling, size: 10, sum: [a, b, c, d, e, f, g, h, i, j, k, l, m, n, o, p, q]}\n", "manifest.windows[0].sum", "17 fields exceed the limit of 16", 22},
+		{"window sum on non-JSON rows", with("output: json:t.A", "output: raw:t.A") + "windows:\n  - {name: w, module: a, kind: tumbling, size: 10, sum: [v]}\n", "manifest.windows[0].module", "group_by and sum need JSON rows", 22},
+		{"window group on non-JSON rows", with("output: json:t.A", "output: proto:t.A") + "windows:\n  - {name: w, module: a, kind: tumbling, size: 10, group_by: k}\n", "manifest.windows[0].module", "group_by and sum need JSON rows", 22},
 		{"unknown window field", base + "windows:\n  - {name: w, module: a, kind: tumbling, size: 10, over: time}\n", "manifest.windows[0].over", "unknown field", 22},
 		// Rules.
 		{"rule zero within", base + "rules:\n  - {name: r, first: a, then: a, within: 0, key: k}\n", "manifest.rules[0].within", "not between 1 and", 22},
@@ -254,6 +264,9 @@ func TestDecodeExamples(t *testing.T) {
 	if w.Kind != Sliding || w.Size.Time.String() != "1h0m0s" || w.Step.Time.String() != "15m0s" || m.Windows[1].Size.Blocks != 100 {
 		t.Errorf("windows %+v", m.Windows)
 	}
+	if w.GroupBy != "token_address" || !slices.Equal(w.Sum, []string{"value"}) || m.Windows[1].GroupBy != "" || m.Windows[1].Sum != nil {
+		t.Errorf("window aggregates %+v", m.Windows)
+	}
 	if r := m.Rules[0]; r.Within != 10 || r.Key != "to_address" || r.First != "erc20_transfers" {
 		t.Errorf("rule %+v", r)
 	}
@@ -271,5 +284,29 @@ func TestDecodeExamples(t *testing.T) {
 	}
 	if s.WithDefaults().SegmentSize != DefaultSegmentSize || s.Modules[1].StartBlock != 138802069 || s.Modules[1].UpdatePolicy != PolicyAppend {
 		t.Errorf("spl manifest %+v", s)
+	}
+}
+
+// Window aggregates: valid forms decode, and sum: [] or null is no sums.
+func TestDecodeWindowAggregates(t *testing.T) {
+	tests := []struct {
+		doc     string
+		groupBy string
+		sum     []string
+	}{
+		{"{name: w, module: a, kind: tumbling, size: 10}", "", nil},
+		{"{name: w, module: a, kind: tumbling, size: 10, group_by: token, sum: [value, fee.amount]}", "token", []string{"value", "fee.amount"}},
+		{"{name: w, module: a, kind: tumbling, size: 10, group_by: a.b_c, sum: []}", "a.b_c", nil},
+		{"{name: w, module: a, kind: tumbling, size: 10, group_by: null, sum: null}", "", nil},
+	}
+	for _, tt := range tests {
+		m, err := Decode([]byte(base + "windows:\n  - " + tt.doc + "\n"))
+		if err != nil {
+			t.Errorf("%s: %v", tt.doc, err)
+			continue
+		}
+		if w := m.Windows[0]; w.GroupBy != tt.groupBy || !slices.Equal(w.Sum, tt.sum) {
+			t.Errorf("%s: group_by %q sum %q", tt.doc, w.GroupBy, w.Sum)
+		}
 	}
 }

@@ -40,6 +40,8 @@
 //	    kind: sliding                  # or tumbling (step = size)
 //	    size: 1h                       # block time, or an integer number of blocks
 //	    step: 15m
+//	    group_by: token_address        # optional: one result per value of this field
+//	    sum: [value]                   # optional: exact totals of integer fields
 //	rules:
 //	  - name: quick_flip
 //	    first: erc20_transfers         # an event …
@@ -57,7 +59,8 @@
 // output is required and the reverse, declared input types that do not
 // match the upstream output, update policies that do not fit the value type,
 // start blocks before an input's start block, sources from two chains, and
-// malformed windows and rules.
+// malformed windows and rules (including group_by and sum fields that are
+// not field paths, or that a module without JSON rows cannot provide).
 //
 // [Manifest.Order] gives a deterministic topological order. [Identity]
 // names a module's output by content: a CID over its binary, parameters,

@@ -17,6 +17,7 @@ func FuzzDecode(f *testing.F) {
 	f.Add([]byte("name: &a x\nkind: *a\n"))
 	f.Add([]byte("modules: [{<<: {a: 1}}]"))
 	f.Add([]byte(base + "windows:\n  - {name: w, module: a, kind: sliding, size: 1h, step: 30m}\nrules:\n  - {name: r, first: a, then: a, within: 3, key: k.v}\n"))
+	f.Add([]byte(base + "windows:\n  - {name: w, module: a, kind: tumbling, size: 10, group_by: k.v, sum: [x, y.z]}\n"))
 	if files, _ := filepath.Glob("testdata/*.*"); files != nil {
 		for _, p := range files {
 			if b, err := os.ReadFile(p); err == nil {

@@ -160,3 +160,23 @@ func TestStoreReadTwoWays(t *testing.T) {
 		t.Errorf("get twice (once implicitly): %v", err)
 	}
 }
+
+// Window aggregates built in code are validated like decoded ones.
+func TestValidateWindowAggregatesCodeBuilt(t *testing.T) {
+	m := pipeline(mapModule("a"))
+	m.Windows = []Window{{Name: "w", Module: "a", Kind: Tumbling, Size: Span{Blocks: 5}, GroupBy: "to", Sum: []string{"value", "fee.gas"}}}
+	if err := m.Validate(); err != nil {
+		t.Fatalf("valid window: %v", err)
+	}
+	m.Windows[0].GroupBy = "to."
+	m.Windows[0].Sum = []string{"value", "", "value"}
+	var fe *FieldErrors
+	if err := m.Validate(); !errors.As(err, &fe) {
+		t.Fatalf("err = %v", err)
+	}
+	for _, p := range []string{"manifest.windows[0].group_by", "manifest.windows[0].sum[1]", "manifest.windows[0].sum[2]"} {
+		if !fe.Has(p) {
+			t.Errorf("no problem at %s in %v", p, fe)
+		}
+	}
+}

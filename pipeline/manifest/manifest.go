@@ -195,7 +195,18 @@ type Window struct {
 	// Step is how far consecutive windows start apart: zero or Size for
 	// tumbling windows, 0 < Step <= Size in the same unit for sliding ones.
 	Step Span
+	// GroupBy optionally names a field of the rows (dot-separated for
+	// nested fields, like a rule's key) whose value splits each window's
+	// aggregates into one result per value.
+	GroupBy string
+	// Sum optionally names integer fields of the rows (JSON integers or
+	// decimal strings) to total exactly in each window and group, in this
+	// order; at most MaxWindowSums, no repeats.
+	Sum []string
 }
+
+// MaxWindowSums bounds the fields one window sums.
+const MaxWindowSums = 16
 
 // Span is a length in blocks or in block time; exactly one field is set.
 type Span struct {
@@ -341,7 +352,21 @@ func (m Manifest) validate(c *collector) {
 	}
 	for i, w := range m.Windows {
 		p := index(field(root, "windows"), i)
-		mapOf(field(p, "module"), w.Module)
+		if mod := mapOf(field(p, "module"), w.Module); mod != nil && mod.Output != "" && (w.GroupBy != "" || len(w.Sum) > 0) {
+			check(field(p, "module"), strings.HasPrefix(mod.Output, "json:"),
+				"%q outputs %s; a window's group_by and sum need JSON rows", w.Module, mod.Output)
+		}
+		if w.GroupBy != "" {
+			check(field(p, "group_by"), keyRe.MatchString(w.GroupBy), "%s", notA(w.GroupBy, fieldRule))
+		}
+		check(field(p, "sum"), len(w.Sum) <= MaxWindowSums, "%d fields exceed the limit of %d", len(w.Sum), MaxWindowSums)
+		for j, f := range w.Sum {
+			sp := index(field(p, "sum"), j)
+			check(sp, keyRe.MatchString(f), "%s", notA(f, fieldRule))
+			if k := slices.Index(w.Sum, f); k < j {
+				check(sp, false, "%q is already summed at sum[%d]", f, k)
+			}
+		}
 		switch w.Kind {
 		case Tumbling, Sliding:
 		default:
@@ -370,7 +395,7 @@ func (m Manifest) validate(c *collector) {
 			}
 		}
 		check(field(p, "within"), r.Within >= 1 && r.Within <= MaxRuleWithin, "%d is not between 1 and %d blocks", r.Within, MaxRuleWithin)
-		check(field(p, "key"), keyRe.MatchString(r.Key), "%s", notA(r.Key, "a field name (letters, digits, '_', dot-separated)"))
+		check(field(p, "key"), keyRe.MatchString(r.Key), "%s", notA(r.Key, fieldRule))
 	}
 }
 
@@ -494,8 +519,9 @@ func (m Manifest) validateModule(c *collector, check func(string, bool, string, 
 }
 
 const (
-	nameRule = "a name (lowercase letters, digits, '_' and '-', starting with a letter, at most 64)"
-	typeRule = "a type (json:NAME, proto:NAME or raw:NAME)"
+	fieldRule = "a field name (letters, digits, '_', dot-separated)"
+	nameRule  = "a name (lowercase letters, digits, '_' and '-', starting with a letter, at most 64)"
+	typeRule  = "a type (json:NAME, proto:NAME or raw:NAME)"
 )
 
 // notA says that value is not what it should be, or that it is missing.
