@@ -29,8 +29,27 @@
 // amounts and wei values are *big.Int, and JSON numbers are read with
 // json.Number, never through float64.
 //
+// Streams: [Open] turns a source URI into a [Stream] of [Event]s — each
+// [Unit] (a block or slot with its chain hash, parent hash and time, ready
+// for [Unit.Encode]) in strictly ascending order, and undo events when the
+// chain reorganises. "file:PATH" reads the formats above from disk;
+// "ethereum-rpc:URL" and "solana-rpc:URL" poll a JSON-RPC node
+// ([DecodeRPCBlockReceipts], [DecodeRPCBlockLogs] and [DecodeSolanaBlock]
+// decode what they fetch), backfilling with bounded concurrency, then
+// following the head. Both RPC sources share one poller over a small chain
+// interface: retries with exponential backoff and jitter, a token-bucket
+// rate limit, reorganisation detection by parent hash and walk-back to the
+// common ancestor, resume from a [Cursor].
+//
 // Malformed input yields an error matching [ErrMalformed], usually a
 // *[DecodeError] naming the input, line, block number or slot, and field;
-// decoders never panic on input. The package is pure: no I/O beyond the
-// readers it is given, no goroutines, no clock; values are plain data.
+// decoders never panic on input. JSON-RPC failures are *[RPCError] or
+// *[HTTPError]; requests still failing after the retries match
+// [ErrUnavailable].
+//
+// Concurrency: the decoders are pure — no I/O beyond the readers they are
+// given, no goroutines, no clock — and values are plain data. A Stream is
+// used by one goroutine at a time; an RPC stream owns the goroutines that
+// fetch blocks ahead, and Close (callable from any goroutine, idempotent)
+// stops them and waits.
 package source

@@ -65,6 +65,7 @@ type etlLog struct {
 	Topics           []string    `json:"topics"`
 	BlockNumber      json.Number `json:"block_number"`
 	BlockHash        string      `json:"block_hash"`
+	BlockTimestamp   json.Number `json:"block_timestamp"`
 }
 
 // etlGroup collects one block's rows while reading.
@@ -195,6 +196,73 @@ func DecodeETL(blocks, transactions, logs io.Reader) ([]Block, error) {
 				ferr("parent_hash", fmt.Errorf("%s is not the hash of block %d (%s)", out[i].ParentHash, out[i-1].Number, out[i-1].Hash)))
 		}
 	}
+	return out, nil
+}
+
+// DecodeETLLogs reads an ethereum-etl logs.json alone, without blocks.json,
+// and returns one Block per block that has logs, in ascending number order:
+// Number, Hash and Timestamp (from block_number, block_hash and
+// block_timestamp, 0 when absent) and Logs. The other header fields are
+// unknown and left zero (ParentHash and Miner empty) and Transactions is
+// nil, so such a block cannot be canonically encoded: use DecodeETL when
+// blocks.json is available. Blocks without logs do not appear.
+func DecodeETLLogs(logs io.Reader) ([]Block, error) {
+	const input = "ethereum-etl logs"
+	if logs == nil {
+		return nil, &DecodeError{Input: input, Err: errors.New("logs are required")}
+	}
+	groups := map[uint64]*etlGroup{}
+	if err := readLines(logs, input, func(line []byte, n int) error {
+		var w etlLog
+		if err := json.Unmarshal(line, &w); err != nil {
+			return at(input, n, 0, false, err)
+		}
+		if w.Type != "" && w.Type != "log" {
+			return at(input, n, 0, false, ferr("type", fmt.Errorf("%q is not \"log\"", clip(w.Type))))
+		}
+		num, err := decimalUint64(w.BlockNumber)
+		if err != nil {
+			return at(input, n, 0, false, ferr("block_number", err))
+		}
+		hash, err := etlHex("block_hash", w.BlockHash, hashLen)
+		if err != nil {
+			return at(input, n, num, true, err)
+		}
+		var ts uint64
+		if w.BlockTimestamp != "" {
+			if ts, err = decimalUint64(w.BlockTimestamp); err != nil {
+				return at(input, n, num, true, ferr("block_timestamp", err))
+			}
+		}
+		g, ok := groups[num]
+		if !ok {
+			g = &etlGroup{block: Block{Number: num, Hash: hash, Timestamp: ts, Logs: []Log{}}}
+			groups[num] = g
+		}
+		if hash != g.block.Hash {
+			return at(input, n, num, true, ferr("block_hash", fmt.Errorf("%s, but an earlier log of the block says %s", hash, g.block.Hash)))
+		}
+		if ts != g.block.Timestamp {
+			return at(input, n, num, true, ferr("block_timestamp", fmt.Errorf("%d, but an earlier log of the block says %d", ts, g.block.Timestamp)))
+		}
+		l, err := w.log()
+		if err != nil {
+			return at(input, n, num, true, err)
+		}
+		g.block.Logs = append(g.block.Logs, l)
+		g.logLine = append(g.logLine, n)
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	out := make([]Block, 0, len(groups))
+	for _, g := range groups {
+		if err := g.finish(); err != nil {
+			return nil, err
+		}
+		out = append(out, g.block)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Number < out[j].Number })
 	return out, nil
 }
 

@@ -70,6 +70,7 @@ type rpcLog struct {
 	TransactionHash  *string  `json:"transactionHash"`
 	TransactionIndex *string  `json:"transactionIndex"`
 	BlockHash        *string  `json:"blockHash"`
+	BlockNumber      *string  `json:"blockNumber"`
 	Removed          bool     `json:"removed"`
 }
 
@@ -80,75 +81,261 @@ type rpcLog struct {
 // block with unknown logs would silently index as a block without them.
 // Receipts must agree with the block (hash, number, transaction index).
 func DecodeRPCBlock(block []byte, receipts ...[]byte) (Block, error) {
-	const input = "eth_getBlockByNumber"
 	raw, err := rpcResult(block)
 	if err != nil {
-		return Block{}, at(input, 0, 0, false, err)
+		return Block{}, at("eth_getBlockByNumber", 0, 0, false, err)
 	}
+	b, byHash, err := decodeRPCBlockTxs(raw)
+	if err != nil {
+		return Block{}, err
+	}
+	results := make([]json.RawMessage, len(receipts))
+	for r, data := range receipts {
+		if results[r], err = rpcResult(data); err != nil {
+			return Block{}, at(receiptInput(r), 0, b.Number, true, err)
+		}
+	}
+	return b.withReceipts(byHash, results)
+}
+
+func receiptInput(r int) string { return "eth_getTransactionReceipt[" + strconv.Itoa(r) + "]" }
+
+// withReceipts adds the eth_getTransactionReceipt results of its
+// transactions to a block from decodeRPCBlockTxs.
+func (b Block) withReceipts(byHash map[string]int, results []json.RawMessage) (Block, error) {
+	seen := make([]bool, len(b.Transactions))
+	b.Logs = []Log{}
+	for r, raw := range results {
+		if err := b.addReceipt(receiptInput(r), "result", raw, byHash, seen); err != nil {
+			return Block{}, err
+		}
+	}
+	if err := b.finishReceipts(seen, "eth_getTransactionReceipt"); err != nil {
+		return Block{}, err
+	}
+	return b, nil
+}
+
+// DecodeRPCBlockReceipts is DecodeRPCBlock for a block whose receipts come
+// from one eth_getBlockReceipts response (a list, in any order) instead of
+// one eth_getTransactionReceipt response per transaction.
+func DecodeRPCBlockReceipts(block, receipts []byte) (Block, error) {
+	raw, err := rpcResult(block)
+	if err != nil {
+		return Block{}, at("eth_getBlockByNumber", 0, 0, false, err)
+	}
+	b, byHash, err := decodeRPCBlockTxs(raw)
+	if err != nil {
+		return Block{}, err
+	}
+	if raw, err = rpcResult(receipts); err != nil {
+		return Block{}, at("eth_getBlockReceipts", 0, b.Number, true, err)
+	}
+	return b.withReceiptList(byHash, raw)
+}
+
+// withReceiptList adds the receipts of an eth_getBlockReceipts result to a
+// block from decodeRPCBlockTxs.
+func (b Block) withReceiptList(byHash map[string]int, raw json.RawMessage) (Block, error) {
+	const input = "eth_getBlockReceipts"
+	var list []json.RawMessage
+	if err := json.Unmarshal(raw, &list); err != nil {
+		return Block{}, at(input, 0, b.Number, true, ferr("result", err))
+	}
+	seen := make([]bool, len(b.Transactions))
+	b.Logs = []Log{}
+	for r, rr := range list {
+		if err := b.addReceipt(input, idx("result", r), rr, byHash, seen); err != nil {
+			return Block{}, err
+		}
+	}
+	if err := b.finishReceipts(seen, input); err != nil {
+		return Block{}, err
+	}
+	return b, nil
+}
+
+// decodeRPCBlockTxs decodes an eth_getBlockByNumber result with full
+// transactions, returning the block without logs and the index of each
+// transaction hash.
+func decodeRPCBlockTxs(raw json.RawMessage) (Block, map[string]int, error) {
+	const input = "eth_getBlockByNumber"
 	var rb rpcBlock
 	if err := json.Unmarshal(raw, &rb); err != nil {
-		return Block{}, at(input, 0, 0, false, ferr("result", err))
+		return Block{}, nil, at(input, 0, 0, false, ferr("result", err))
 	}
 	var b Block
+	var err error
 	if b.Number, err = reqQuantity("result.number", rb.Number); err != nil {
-		return Block{}, at(input, 0, 0, false, err)
+		return Block{}, nil, at(input, 0, 0, false, err)
 	}
-	fail := func(in string, err error) (Block, error) { return Block{}, at(in, 0, b.Number, true, err) }
+	fail := func(err error) (Block, map[string]int, error) { return Block{}, nil, at(input, 0, b.Number, true, err) }
 	if err := b.header(&rb); err != nil {
-		return fail(input, prefix("result", err))
+		return fail(prefix("result", err))
 	}
 	if rb.Transactions == nil {
-		return fail(input, ferr("result.transactions", errors.New("missing")))
+		return fail(ferr("result.transactions", errors.New("missing")))
 	}
 	b.Transactions = make([]Transaction, len(rb.Transactions))
 	byHash := make(map[string]int, len(rb.Transactions))
 	for i, rawTx := range rb.Transactions {
 		field := idx("result.transactions", i)
 		if len(rawTx) > 0 && rawTx[0] == '"' {
-			return fail(input, ferr(field, errors.New("a transaction hash, not an object: request full transactions (eth_getBlockByNumber with true)")))
+			return fail(ferr(field, errors.New("a transaction hash, not an object: request full transactions (eth_getBlockByNumber with true)")))
 		}
 		var rt rpcTx
 		if err := json.Unmarshal(rawTx, &rt); err != nil {
-			return fail(input, ferr(field, err))
+			return fail(ferr(field, err))
 		}
 		if err := b.rpcTransaction(&b.Transactions[i], &rt, uint64(i)); err != nil {
-			return fail(input, prefix(field, err))
+			return fail(prefix(field, err))
 		}
 		if _, dup := byHash[b.Transactions[i].Hash]; dup {
-			return fail(input, ferr(field, fmt.Errorf("transaction %s listed twice", b.Transactions[i].Hash)))
+			return fail(ferr(field, fmt.Errorf("transaction %s listed twice", b.Transactions[i].Hash)))
 		}
 		byHash[b.Transactions[i].Hash] = i
 	}
-	seen := make([]bool, len(b.Transactions))
-	b.Logs = []Log{}
-	for r, data := range receipts {
-		in := "eth_getTransactionReceipt[" + strconv.Itoa(r) + "]"
-		raw, err := rpcResult(data)
-		if err != nil {
-			return fail(in, err)
-		}
-		var rr rpcReceipt
-		if err := json.Unmarshal(raw, &rr); err != nil {
-			return fail(in, ferr("result", err))
-		}
-		i, err := b.rpcReceipt(&rr, byHash, seen)
-		if err != nil {
-			return fail(in, prefix("result", err))
-		}
-		seen[i] = true
+	return b, byHash, nil
+}
+
+// addReceipt decodes one receipt (the result value raw, at field of input)
+// into b, marking its transaction in seen.
+func (b *Block) addReceipt(input, field string, raw json.RawMessage, byHash map[string]int, seen []bool) error {
+	var rr rpcReceipt
+	if err := json.Unmarshal(raw, &rr); err != nil {
+		return at(input, 0, b.Number, true, ferr(field, err))
 	}
+	i, err := b.rpcReceipt(&rr, byHash, seen)
+	if err != nil {
+		return at(input, 0, b.Number, true, prefix(field, err))
+	}
+	seen[i] = true
+	return nil
+}
+
+// finishReceipts checks that every transaction had a receipt and orders the
+// logs.
+func (b *Block) finishReceipts(seen []bool, input string) error {
 	for i, ok := range seen {
 		if !ok {
-			return fail(input, ferr(idx("result.transactions", i), fmt.Errorf("no receipt for transaction %s", b.Transactions[i].Hash)))
+			return at("eth_getBlockByNumber", 0, b.Number, true, ferr(idx("result.transactions", i), fmt.Errorf("no receipt for transaction %s", b.Transactions[i].Hash)))
 		}
 	}
+	return b.sortLogs(input)
+}
+
+// sortLogs puts b.Logs in index order, rejecting an index used twice.
+func (b *Block) sortLogs(input string) error {
 	sort.Slice(b.Logs, func(i, j int) bool { return b.Logs[i].Index < b.Logs[j].Index })
 	for i := 1; i < len(b.Logs); i++ {
 		if b.Logs[i].Index == b.Logs[i-1].Index {
-			return fail("eth_getTransactionReceipt", ferr("logIndex", fmt.Errorf("%d appears twice in the block", b.Logs[i].Index)))
+			return at(input, 0, b.Number, true, ferr("logIndex", fmt.Errorf("%d appears twice in the block", b.Logs[i].Index)))
 		}
 	}
+	return nil
+}
+
+// DecodeRPCBlockLogs decodes a block from the responses to
+// eth_getBlockByNumber (transaction hashes or full objects) and eth_getLogs
+// filtered by that block's hash. The block has no Transactions (only
+// Block.EncodeLogs applies); every log must name the block (hash and number)
+// and, when the block lists its transactions, a transaction at the log's
+// transaction index.
+func DecodeRPCBlockLogs(block, logs []byte) (Block, error) {
+	raw, err := rpcResult(block)
+	if err != nil {
+		return Block{}, at("eth_getBlockByNumber", 0, 0, false, err)
+	}
+	logsRaw, err := rpcResult(logs)
+	return decodeRPCBlockLogs(raw, logsRaw, err)
+}
+
+// decodeRPCBlockLogs decodes the results of eth_getBlockByNumber and
+// eth_getLogs; logsErr is the problem unwrapping the latter, if any.
+func decodeRPCBlockLogs(raw, logsRaw json.RawMessage, logsErr error) (Block, error) {
+	const input = "eth_getBlockByNumber"
+	var rb rpcBlock
+	if err := json.Unmarshal(raw, &rb); err != nil {
+		return Block{}, at(input, 0, 0, false, ferr("result", err))
+	}
+	var b Block
+	var err error
+	if b.Number, err = reqQuantity("result.number", rb.Number); err != nil {
+		return Block{}, at(input, 0, 0, false, err)
+	}
+	if err := b.header(&rb); err != nil {
+		return Block{}, at(input, 0, b.Number, true, prefix("result", err))
+	}
+	var txHashes []string // nil when the block does not list its transactions
+	if rb.Transactions != nil {
+		txHashes = make([]string, len(rb.Transactions))
+	}
+	for i, rawTx := range rb.Transactions {
+		var h *string
+		if len(rawTx) > 0 && rawTx[0] == '"' {
+			err = json.Unmarshal(rawTx, &h)
+		} else {
+			var rt struct {
+				Hash *string `json:"hash"`
+			}
+			err = json.Unmarshal(rawTx, &rt)
+			h = rt.Hash
+		}
+		if err == nil {
+			txHashes[i], err = reqHex("hash", h, hashLen)
+		}
+		if err != nil {
+			return Block{}, at(input, 0, b.Number, true, prefix(idx("result.transactions", i), err))
+		}
+	}
+
+	const logInput = "eth_getLogs"
+	if logsErr != nil {
+		return Block{}, at(logInput, 0, b.Number, true, logsErr)
+	}
+	var list []rpcLog
+	if err := json.Unmarshal(logsRaw, &list); err != nil {
+		return Block{}, at(logInput, 0, b.Number, true, ferr("result", err))
+	}
+	b.Logs = make([]Log, 0, len(list))
+	for j := range list {
+		rl := &list[j]
+		l, err := b.rpcFilterLog(rl, txHashes)
+		if err != nil {
+			return Block{}, at(logInput, 0, b.Number, true, prefix(idx("result", j), err))
+		}
+		b.Logs = append(b.Logs, l)
+	}
+	if err := b.sortLogs(logInput); err != nil {
+		return Block{}, err
+	}
 	return b, nil
+}
+
+// rpcFilterLog decodes one eth_getLogs entry of block b.
+func (b *Block) rpcFilterLog(rl *rpcLog, txHashes []string) (Log, error) {
+	if rl.BlockHash == nil {
+		return Log{}, ferr("blockHash", errors.New("missing"))
+	}
+	n, err := reqQuantity("blockNumber", rl.BlockNumber)
+	if err != nil {
+		return Log{}, err
+	}
+	if n != b.Number {
+		return Log{}, ferr("blockNumber", fmt.Errorf("%d is not %d", n, b.Number))
+	}
+	txHash, err := reqHex("transactionHash", rl.TransactionHash, hashLen)
+	if err != nil {
+		return Log{}, err
+	}
+	txIndex, err := reqQuantity("transactionIndex", rl.TransactionIndex)
+	if err != nil {
+		return Log{}, err
+	}
+	if txHashes != nil && (txIndex >= uint64(len(txHashes)) || txHashes[txIndex] != txHash) {
+		return Log{}, ferr("transactionHash", fmt.Errorf("transaction %s at index %d is not in block %d", txHash, txIndex, b.Number))
+	}
+	return b.rpcLog(rl, txHash, txIndex)
 }
 
 // rpcResult unwraps a JSON-RPC response envelope.

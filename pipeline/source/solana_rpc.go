@@ -98,59 +98,75 @@ func solanaTransaction(raw json.RawMessage) (SolanaTransaction, error) {
 	if t.Slot, err = decimalUint64(r.Slot); err != nil {
 		return t, ferr("result.slot", err)
 	}
-	if r.BlockTime != "" {
-		if t.BlockTime, err = strconv.ParseInt(string(r.BlockTime), 10, 64); err != nil {
-			return t, ferr("result.blockTime", fmt.Errorf("%q is not an integer", clip(string(r.BlockTime))))
-		}
+	if t.BlockTime, err = solBlockTime(r.BlockTime); err != nil {
+		return t, ferr("result.blockTime", err)
 	}
-	tx := bytes.TrimSpace(r.Transaction)
+	return t, t.body(r.Meta, r.Transaction, "result")
+}
+
+func solBlockTime(n json.Number) (int64, error) {
+	if n == "" {
+		return 0, nil
+	}
+	v, err := strconv.ParseInt(string(n), 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("%q is not an integer", clip(string(n)))
+	}
+	return v, nil
+}
+
+// body decodes a transaction's instructions from its jsonParsed
+// transaction object and meta, which sit at field (a getTransaction result,
+// or one entry of a getBlock result's transactions).
+func (t *SolanaTransaction) body(meta *solMeta, transaction json.RawMessage, field string) error {
+	tx := bytes.TrimSpace(transaction)
 	if len(tx) == 0 || tx[0] != '{' {
-		return t, ferr("result.transaction", errors.New("not an object: request the jsonParsed encoding"))
+		return ferr(field+".transaction", errors.New("not an object: request the jsonParsed encoding"))
 	}
 	var st solTx
 	if err := json.Unmarshal(tx, &st); err != nil {
-		return t, ferr("result.transaction", err)
+		return ferr(field+".transaction", err)
 	}
 	if len(st.Signatures) == 0 {
-		return t, ferr("result.transaction.signatures", errors.New("missing"))
+		return ferr(field+".transaction.signatures", errors.New("missing"))
 	}
 	t.Signature = st.Signatures[0]
-	if err := checkBase58("result.transaction.signatures[0]", t.Signature, 64, 88); err != nil {
-		return t, err
+	if err := checkBase58(field+".transaction.signatures[0]", t.Signature, 64, 88); err != nil {
+		return err
 	}
 	if st.Message == nil || st.Message.Instructions == nil {
-		return t, ferr("result.transaction.message.instructions", errors.New("missing"))
+		return ferr(field+".transaction.message.instructions", errors.New("missing"))
 	}
 	for i, raw := range st.Message.Instructions {
 		in, err := solanaInstruction(raw, t.Signature, i, NoParent)
 		if err != nil {
-			return t, prefix(idx("result.transaction.message.instructions", i), err)
+			return prefix(idx(field+".transaction.message.instructions", i), err)
 		}
 		t.Instructions = append(t.Instructions, in)
 	}
-	if r.Meta == nil {
-		return t, nil
+	if meta == nil {
+		return nil
 	}
-	t.Failed = len(r.Meta.Err) > 0 && string(r.Meta.Err) != "null"
+	t.Failed = len(meta.Err) > 0 && string(meta.Err) != "null"
 	outer := len(st.Message.Instructions)
-	for g, group := range r.Meta.InnerInstructions {
-		field := idx("result.meta.innerInstructions", g)
+	for g, group := range meta.InnerInstructions {
+		gfield := idx(field+".meta.innerInstructions", g)
 		parent, err := decimalUint64(group.Index)
 		if err != nil {
-			return t, ferr(field+".index", err)
+			return ferr(gfield+".index", err)
 		}
 		if parent >= uint64(outer) {
-			return t, ferr(field+".index", fmt.Errorf("%d, but the transaction has %d instructions", parent, outer))
+			return ferr(gfield+".index", fmt.Errorf("%d, but the transaction has %d instructions", parent, outer))
 		}
 		for i, raw := range group.Instructions {
 			in, err := solanaInstruction(raw, t.Signature, i, int(parent))
 			if err != nil {
-				return t, prefix(idx(field+".instructions", i), err)
+				return prefix(idx(gfield+".instructions", i), err)
 			}
 			t.Instructions = append(t.Instructions, in)
 		}
 	}
-	return t, nil
+	return nil
 }
 
 // solanaInstruction maps one jsonParsed instruction the way solana-etl
