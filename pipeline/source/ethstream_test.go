@@ -1,4 +1,4 @@
-package source
+package source_test
 
 import (
 	"bytes"
@@ -8,36 +8,59 @@ import (
 	"io"
 	"math/rand/v2"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/ipdm/ipdm/pipeline/manifest"
+	"github.com/ipdm/ipdm/pipeline/source"
+	"github.com/ipdm/ipdm/pipeline/source/sourcetest"
 )
 
-// readAll reads a finite stream to io.EOF.
-func readAll(t testing.TB, s Stream) *replay {
+// ethBase is the first fixture block, 0x1ac9f2.
+const ethBase = 1755634
+
+func q(n uint64) string { return "0x" + strconv.FormatUint(n, 16) }
+
+// fixturePrefix returns the fixture blocks 1755634 and 1755635 as the node
+// recorded them.
+func fixturePrefix(t testing.TB) []sourcetest.RecordedBlock {
 	t.Helper()
-	r := &replay{t: t}
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-	defer cancel()
-	for {
-		ev, err := s.Next(ctx)
-		if errors.Is(err, io.EOF) {
-			return r
+	var out []sourcetest.RecordedBlock
+	for _, name := range []string{"0x1ac9f2", "0x1ac9f3"} {
+		rec := sourcetest.RecordedBlock{Block: source.ResultOf(t, source.ReadFixture(t, source.SmallEth+"web3_response.eth_getBlockByNumber_"+name+"_true.json"))}
+		var b struct {
+			Transactions []struct {
+				Hash string `json:"hash"`
+			} `json:"transactions"`
 		}
-		if err != nil {
-			t.Fatalf("Next: %v (delivered through %v)", err, r.last())
+		if err := json.Unmarshal(rec.Block, &b); err != nil {
+			t.Fatal(err)
 		}
-		r.apply(ev)
+		for _, tx := range b.Transactions {
+			rec.Receipts = append(rec.Receipts, source.ResultOf(t, source.ReadFixture(t, source.SmallEth+"web3_response.eth_getTransactionReceipt_"+tx.Hash+".json")))
+		}
+		out = append(out, rec)
 	}
+	return out
+}
+
+// newFakeEth serves the two fixture blocks, then synthetic blocks: block n
+// carries n%3 transfers, so some blocks are empty.
+func newFakeEth(t testing.TB, synthetic int, opts sourcetest.EthereumOptions) *sourcetest.Ethereum {
+	t.Helper()
+	opts.Prefix = fixturePrefix(t)
+	opts.Blocks = synthetic
+	opts.Transfers = func(n uint64) int { return int(n % 3) }
+	return sourcetest.NewEthereum(t, opts)
 }
 
 // The backfill of a flaky node delivers exactly the canonical chain, with
 // blocks identical to the fixture's — through every receipt path.
 func TestEthereumRPCBackfill(t *testing.T) {
-	etl := etlFixture(t, smallEth, "expected_blocks.json", "expected_transactions.json", "expected_logs.json")
+	etl := source.ETLFixture(t, source.SmallEth, "expected_blocks.json", "expected_transactions.json", "expected_logs.json")
 	for _, tc := range []struct {
 		name            string
 		noBlockReceipts bool
@@ -48,31 +71,31 @@ func TestEthereumRPCBackfill(t *testing.T) {
 		{"logs only", false, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			f := newFakeEth(t, 30)
-			f.noBlockReceipts = tc.noBlockReceipts
-			f.faults = func(n int, method string) fault {
+			f := newFakeEth(t, 30, sourcetest.EthereumOptions{NoBlockReceipts: tc.noBlockReceipts})
+			f.SetFaults(func(n int, method string) sourcetest.Fault {
 				switch {
 				case n%7 == 3:
-					return fault500
+					return sourcetest.FaultInternalError
 				case n%11 == 5:
-					return fault429
+					return sourcetest.FaultTooManyRequests
 				case n%13 == 8:
-					return faultHang
+					return sourcetest.FaultHang
 				case n%17 == 2:
-					return faultGarbage
+					return sourcetest.FaultGarbage
 				}
-				return faultNone
-			}
-			head := f.headNumber()
-			s := open(t, f.url(), fastOptions(OpenOptions{From: ethBase, To: head, Retries: 10, RequestTimeout: 100 * time.Millisecond, LogsOnly: tc.logsOnly}))
-			r := readAll(t, s)
-			if got, want := r.cursors(), f.chain(ethBase); !slices.Equal(got, want) {
+				return sourcetest.FaultNone
+			})
+			head := f.Head()
+			s := sourcetest.Open(t, f.URI(), sourcetest.FastOptions(source.OpenOptions{From: ethBase, To: head, Retries: 10, RequestTimeout: 100 * time.Millisecond, LogsOnly: tc.logsOnly}))
+			r := sourcetest.ReadAll(t, s)
+			if got, want := r.Cursors(), f.Cursors(ethBase); !slices.Equal(got, want) {
 				t.Fatalf("delivered %v\nwant %v", got, want)
 			}
-			if len(r.undos) != 0 {
-				t.Errorf("undos %v on a stable chain", r.undos)
+			if len(r.Undos) != 0 {
+				t.Errorf("undos %v on a stable chain", r.Undos)
 			}
-			for i, u := range r.delivered {
+			canon := f.Canonical()
+			for i, u := range r.Delivered {
 				if u.Eth == nil || u.Sol != nil || u.ParentHash != u.Eth.ParentHash || u.Time != u.Eth.Timestamp || u.Time == 0 {
 					t.Fatalf("unit %d: %+v", u.Number, u)
 				}
@@ -90,11 +113,22 @@ func TestEthereumRPCBackfill(t *testing.T) {
 						}
 					}
 				}
+				// Every block as the fake's model has it.
+				want, _ := canon[i].EncodeLogs()
+				if got, err := u.Encode(manifest.SourceEthereumLogs); err != nil || !bytes.Equal(got, want) {
+					t.Errorf("block %d logs encoding %s, %v\nwant %s", u.Number, got, err, want)
+				}
+				if !tc.logsOnly {
+					want, _ := canon[i].Encode()
+					if got, err := u.Encode(manifest.SourceEthereumBlock); err != nil || !bytes.Equal(got, want) {
+						t.Errorf("block %d encoding %s, %v\nwant %s", u.Number, got, err, want)
+					}
+				}
 				if wantTxs := int(u.Number % 3); i >= 2 && len(u.Eth.Logs) != wantTxs {
 					t.Errorf("block %d has %d logs, want %d", u.Number, len(u.Eth.Logs), wantTxs)
 				}
 				if tc.logsOnly {
-					if _, err := u.Encode(manifest.SourceEthereumBlock); !errors.Is(err, ErrIncomplete) {
+					if _, err := u.Encode(manifest.SourceEthereumBlock); !errors.Is(err, source.ErrIncomplete) {
 						t.Fatalf("logs-only block encoded as ethereum-block: %v", err)
 					}
 				} else if i >= 2 && len(u.Eth.Transactions) != int(u.Number%3) {
@@ -103,20 +137,20 @@ func TestEthereumRPCBackfill(t *testing.T) {
 			}
 			switch {
 			case tc.logsOnly:
-				if f.count("eth_getLogs") < len(r.delivered) || f.count("eth_getBlockReceipts")+f.count("eth_getTransactionReceipt") != 0 {
-					t.Errorf("logs only: requests %v", f.perMethod)
+				if f.Requests("eth_getLogs") < len(r.Delivered) || f.Requests("eth_getBlockReceipts")+f.Requests("eth_getTransactionReceipt") != 0 {
+					t.Errorf("logs only: requests %v", f.RequestCounts())
 				}
 			case tc.noBlockReceipts:
 				// Each fetcher learns of the missing method at most once.
-				if n := f.count("eth_getBlockReceipts"); n > DefaultConcurrency*3 {
+				if n := f.Requests("eth_getBlockReceipts"); n > source.DefaultConcurrency*3 {
 					t.Errorf("eth_getBlockReceipts tried %d times", n)
 				}
-				if f.count("eth_getTransactionReceipt") < 30 {
-					t.Errorf("per-transaction receipts: %d requests", f.count("eth_getTransactionReceipt"))
+				if f.Requests("eth_getTransactionReceipt") < 30 {
+					t.Errorf("per-transaction receipts: %d requests", f.Requests("eth_getTransactionReceipt"))
 				}
 			default:
-				if f.count("eth_getTransactionReceipt") != 0 {
-					t.Errorf("fell back to per-transaction receipts: %v", f.perMethod)
+				if f.Requests("eth_getTransactionReceipt") != 0 {
+					t.Errorf("fell back to per-transaction receipts: %v", f.RequestCounts())
 				}
 			}
 			if _, err := s.Next(context.Background()); !errors.Is(err, io.EOF) {
@@ -130,28 +164,28 @@ func TestEthereumRPCBackfill(t *testing.T) {
 // fork, and the stream undoes to the common ancestor before delivering the
 // fork.
 func TestEthereumRPCLiveReorg(t *testing.T) {
-	f := newFakeEth(t, 8)
-	s := open(t, f.url(), fastOptions(OpenOptions{From: ethBase, Concurrency: 3}))
-	r := &replay{t: t}
-	caughtUp := func() bool { return r.last() == f.cursor(f.headNumber()) }
-	r.until(s, caughtUp)
+	f := newFakeEth(t, 8, sourcetest.EthereumOptions{})
+	s := sourcetest.Open(t, f.URI(), sourcetest.FastOptions(source.OpenOptions{From: ethBase, Concurrency: 3}))
+	r := sourcetest.NewReplay(t)
+	caughtUp := func() bool { return r.Last() == f.HeadCursor() }
+	r.Until(s, caughtUp)
 
-	f.extend(2)
-	r.until(s, caughtUp)
-	if len(r.undos) != 0 {
-		t.Fatalf("undo %v without a reorganisation", r.undos)
+	f.Extend(2)
+	r.Until(s, caughtUp)
+	if len(r.Undos) != 0 {
+		t.Fatalf("undo %v without a reorganisation", r.Undos)
 	}
 
 	for _, depth := range []int{3, 1, 5} {
-		head := f.headNumber()
-		ancestor := f.cursor(head - uint64(depth))
-		undos := len(r.undos)
-		f.reorg(depth, 2)
-		r.until(s, caughtUp)
-		if got := r.undos[undos:]; len(got) != 1 || got[0] != ancestor {
+		head := f.Head()
+		ancestor := f.Cursor(head - uint64(depth))
+		undos := len(r.Undos)
+		f.Reorg(depth, 2)
+		r.Until(s, caughtUp)
+		if got := r.Undos[undos:]; len(got) != 1 || got[0] != ancestor {
 			t.Fatalf("reorg of depth %d: undos %v, want [%v]", depth, got, ancestor)
 		}
-		if got, want := r.cursors(), f.chain(ethBase); !slices.Equal(got, want) {
+		if got, want := r.Cursors(), f.Cursors(ethBase); !slices.Equal(got, want) {
 			t.Fatalf("after the reorg of depth %d: delivered %v\nwant %v", depth, got, want)
 		}
 	}
@@ -159,18 +193,18 @@ func TestEthereumRPCLiveReorg(t *testing.T) {
 
 // With Confirmations, the newest blocks wait until the head is past them.
 func TestEthereumRPCConfirmations(t *testing.T) {
-	f := newFakeEth(t, 6)
-	s := open(t, f.url(), fastOptions(OpenOptions{From: ethBase, Confirmations: 2}))
-	r := &replay{t: t}
-	r.until(s, func() bool { return r.last().Number == f.headNumber()-2 })
+	f := newFakeEth(t, 6, sourcetest.EthereumOptions{})
+	s := sourcetest.Open(t, f.URI(), sourcetest.FastOptions(source.OpenOptions{From: ethBase, Confirmations: 2}))
+	r := sourcetest.NewReplay(t)
+	r.Until(s, func() bool { return r.Last().Number == f.Head()-2 })
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
 	if ev, err := s.Next(ctx); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("delivered %+v, %v before it had 2 confirmations", ev.Unit.Number, err)
 	}
 	// The caller's deadline does not break the stream.
-	f.extend(1)
-	r.until(s, func() bool { return r.last().Number == f.headNumber()-2 })
+	f.Extend(1)
+	r.Until(s, func() bool { return r.Last().Number == f.Head()-2 })
 }
 
 // Resuming after a cursor: on the same chain the next block follows; on a
@@ -179,33 +213,32 @@ func TestEthereumRPCConfirmations(t *testing.T) {
 // when the node forgot the abandoned blocks.
 func TestEthereumRPCResume(t *testing.T) {
 	t.Run("same chain", func(t *testing.T) {
-		f := newFakeEth(t, 10)
-		after := f.cursor(ethBase + 7)
-		s := open(t, f.url(), fastOptions(OpenOptions{From: ethBase, After: &after, To: ethBase + 9}))
-		r := readAll(t, s)
-		if got, want := r.cursors(), f.chain(ethBase + 8)[:2]; !slices.Equal(got, want) || len(r.undos) != 0 {
-			t.Fatalf("delivered %v (undos %v), want %v", got, r.undos, want)
+		f := newFakeEth(t, 10, sourcetest.EthereumOptions{})
+		after := f.Cursor(ethBase + 7)
+		s := sourcetest.Open(t, f.URI(), sourcetest.FastOptions(source.OpenOptions{From: ethBase, After: &after, To: ethBase + 9}))
+		r := sourcetest.ReadAll(t, s)
+		if got, want := r.Cursors(), f.Cursors(ethBase + 8)[:2]; !slices.Equal(got, want) || len(r.Undos) != 0 {
+			t.Fatalf("delivered %v (undos %v), want %v", got, r.Undos, want)
 		}
 	})
 	for _, forget := range []bool{false, true} {
 		name := map[bool]string{false: "reorganised, traced by hash", true: "reorganised, node forgot the fork"}[forget]
 		t.Run(name, func(t *testing.T) {
-			f := newFakeEth(t, 12)
-			f.forgetOrphans = forget
-			after := f.cursor(ethBase + 10)
-			f.reorg(5, 1) // blocks base+9.. replaced; base+8 is the ancestor
-			want := f.cursor(ethBase + 8)
+			f := newFakeEth(t, 12, sourcetest.EthereumOptions{ForgetOrphans: forget})
+			after := f.Cursor(ethBase + 10)
+			f.Reorg(5, 1) // blocks base+9.. replaced; base+8 is the ancestor
+			want := f.Cursor(ethBase + 8)
 			if forget {
-				want = f.cursor(ethBase + 10 - 6) // MaxReorgDepth below the cursor
+				want = f.Cursor(ethBase + 10 - 6) // MaxReorgDepth below the cursor
 			}
-			s := open(t, f.url(), fastOptions(OpenOptions{From: ethBase, After: &after, MaxReorgDepth: 6}))
+			s := sourcetest.Open(t, f.URI(), sourcetest.FastOptions(source.OpenOptions{From: ethBase, After: &after, MaxReorgDepth: 6}))
 			ev, err := s.Next(context.Background())
-			if err != nil || ev.Kind != EventUndo || ev.UndoTo != want {
+			if err != nil || ev.Kind != source.EventUndo || ev.UndoTo != want {
 				t.Fatalf("first event %v %v %v, want undo to %v", ev.Kind, ev.UndoTo, err, want)
 			}
-			r := &replay{t: t}
-			r.until(s, func() bool { return r.last() == f.cursor(f.headNumber()) })
-			if got, wantChain := r.cursors(), f.chain(want.Number+1); !slices.Equal(got, wantChain) {
+			r := sourcetest.NewReplay(t)
+			r.Until(s, func() bool { return r.Last() == f.HeadCursor() })
+			if got, wantChain := r.Cursors(), f.Cursors(want.Number+1); !slices.Equal(got, wantChain) {
 				t.Fatalf("delivered %v\nwant %v", got, wantChain)
 			}
 		})
@@ -213,17 +246,17 @@ func TestEthereumRPCResume(t *testing.T) {
 }
 
 func TestEthereumRPCReorgTooDeep(t *testing.T) {
-	f := newFakeEth(t, 8)
-	s := open(t, f.url(), fastOptions(OpenOptions{From: ethBase, MaxReorgDepth: 2}))
-	r := &replay{t: t}
-	r.until(s, func() bool { return r.last() == f.cursor(f.headNumber()) })
-	last := r.last()
-	f.reorg(4, 1)
+	f := newFakeEth(t, 8, sourcetest.EthereumOptions{})
+	s := sourcetest.Open(t, f.URI(), sourcetest.FastOptions(source.OpenOptions{From: ethBase, MaxReorgDepth: 2}))
+	r := sourcetest.NewReplay(t)
+	r.Until(s, func() bool { return r.Last() == f.HeadCursor() })
+	last := r.Last()
+	f.Reorg(4, 1)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	_, err := s.Next(ctx)
-	var re *ReorgError
-	if !errors.Is(err, ErrReorgTooDeep) || !errors.As(err, &re) || re.Last != last || re.MaxDepth != 2 {
+	var re *source.ReorgError
+	if !errors.Is(err, source.ErrReorgTooDeep) || !errors.As(err, &re) || re.Last != last || re.MaxDepth != 2 {
 		t.Fatalf("err = %v, want a ReorgError at %v", err, last)
 	}
 	if !strings.Contains(err.Error(), last.String()) {
@@ -237,19 +270,17 @@ func TestEthereumRPCReorgTooDeep(t *testing.T) {
 // The rate limit spaces requests: no burst beyond one token per interval,
 // checked loosely over the whole run and in short windows.
 func TestEthereumRPCRateLimit(t *testing.T) {
-	f := newFakeEth(t, 10)
+	f := newFakeEth(t, 10, sourcetest.EthereumOptions{})
 	const rps = 50
 	start := time.Now()
-	s := open(t, f.url(), fastOptions(OpenOptions{From: ethBase, To: ethBase + 11, RequestsPerSecond: rps, Concurrency: 8}))
-	readAll(t, s)
+	s := sourcetest.Open(t, f.URI(), sourcetest.FastOptions(source.OpenOptions{From: ethBase, To: ethBase + 11, RequestsPerSecond: rps, Concurrency: 8}))
+	sourcetest.ReadAll(t, s)
 	elapsed := time.Since(start)
-	n := f.count("")
+	n := f.Requests("")
 	if min := time.Duration(n-1) * time.Second / rps * 8 / 10; elapsed < min {
 		t.Errorf("%d requests in %v: faster than %d per second", n, elapsed, rps)
 	}
-	f.mu.Lock()
-	times := slices.Clone(f.times)
-	f.mu.Unlock()
+	times := f.RequestTimes()
 	for i := range times {
 		j := i
 		for j < len(times) && times[j].Sub(times[i]) < 250*time.Millisecond {
@@ -265,23 +296,20 @@ func TestEthereumRPCRateLimit(t *testing.T) {
 // Concurrency bounds the requests in flight.
 func TestEthereumRPCConcurrencyOrder(t *testing.T) {
 	for _, conc := range []int{1, 6} {
-		f := newFakeEth(t, 24)
+		f := newFakeEth(t, 24, sourcetest.EthereumOptions{})
 		var mu sync.Mutex
 		rng := rand.New(rand.NewPCG(1, 2))
-		f.latency = func(string, []json.RawMessage) time.Duration {
+		f.SetLatency(func(string, []json.RawMessage) time.Duration {
 			mu.Lock()
 			defer mu.Unlock()
 			return time.Duration(rng.IntN(8)) * time.Millisecond
-		}
-		s := open(t, f.url(), fastOptions(OpenOptions{From: ethBase, To: ethBase + 25, Concurrency: conc}))
-		r := readAll(t, s)
-		if got, want := r.cursors(), f.chain(ethBase); !slices.Equal(got, want) {
+		})
+		s := sourcetest.Open(t, f.URI(), sourcetest.FastOptions(source.OpenOptions{From: ethBase, To: ethBase + 25, Concurrency: conc}))
+		r := sourcetest.ReadAll(t, s)
+		if got, want := r.Cursors(), f.Cursors(ethBase); !slices.Equal(got, want) {
 			t.Fatalf("concurrency %d: delivered %v", conc, got)
 		}
-		f.mu.Lock()
-		inFlight := f.maxInFlight
-		f.mu.Unlock()
-		if inFlight > conc || (conc > 1 && inFlight < 2) {
+		if inFlight := f.MaxInFlight(); inFlight > conc || (conc > 1 && inFlight < 2) {
 			t.Errorf("concurrency %d: %d requests in flight at most", conc, inFlight)
 		}
 	}
@@ -291,20 +319,20 @@ func TestEthereumRPCConcurrencyOrder(t *testing.T) {
 // are not retried, transient ones are retried Retries times.
 func TestEthereumRPCErrors(t *testing.T) {
 	t.Run("json-rpc error", func(t *testing.T) {
-		f := newFakeEth(t, 5)
-		f.errorFor = func(method string, params []json.RawMessage) *rpcErrorObject {
+		f := newFakeEth(t, 5, sourcetest.EthereumOptions{})
+		f.SetErrors(func(method string, params []json.RawMessage) *sourcetest.ErrorObject {
 			if method == "eth_getBlockByNumber" && string(params[0]) == `"`+q(ethBase+3)+`"` {
-				return &rpcErrorObject{-32000, "missing trie node"}
+				return &sourcetest.ErrorObject{Code: -32000, Message: "missing trie node"}
 			}
 			return nil
-		}
-		s := open(t, f.url(), fastOptions(OpenOptions{From: ethBase, To: ethBase + 5, Concurrency: 1}))
+		})
+		s := sourcetest.Open(t, f.URI(), sourcetest.FastOptions(source.OpenOptions{From: ethBase, To: ethBase + 5, Concurrency: 1}))
 		ctx := context.Background()
 		var err error
 		for err == nil {
 			_, err = s.Next(ctx)
 		}
-		var re *RPCError
+		var re *source.RPCError
 		if !errors.As(err, &re) || re.Method != "eth_getBlockByNumber" || re.Block != ethBase+3 || !re.HasBlock || re.Code != -32000 || re.Message != "missing trie node" {
 			t.Fatalf("err = %#v", err)
 		}
@@ -318,43 +346,45 @@ func TestEthereumRPCErrors(t *testing.T) {
 		}
 	})
 	t.Run("http 403", func(t *testing.T) {
-		f := newFakeEth(t, 1)
-		f.faults = func(int, string) fault { return faultForbidden }
-		s := open(t, "ethereum-rpc:"+f.srv.URL+"/v3/secretkey", fastOptions(OpenOptions{}))
+		f := newFakeEth(t, 1, sourcetest.EthereumOptions{})
+		f.SetFaults(func(int, string) sourcetest.Fault { return sourcetest.FaultForbidden })
+		s := sourcetest.Open(t, f.URI()+"/v3/secretkey", sourcetest.FastOptions(source.OpenOptions{}))
 		_, err := s.Next(context.Background())
-		var he *HTTPError
-		if !errors.As(err, &he) || he.Status != 403 || he.Method != "eth_blockNumber" || f.count("") != 1 {
-			t.Fatalf("err = %v after %d requests", err, f.count(""))
+		var he *source.HTTPError
+		if !errors.As(err, &he) || he.Status != 403 || he.Method != "eth_blockNumber" || f.Requests("") != 1 {
+			t.Fatalf("err = %v after %d requests", err, f.Requests(""))
 		}
 		if strings.Contains(err.Error(), "secretkey") {
 			t.Errorf("error %q shows the URL path", err)
 		}
 	})
 	t.Run("unavailable", func(t *testing.T) {
-		f := newFakeEth(t, 1)
-		f.faults = func(int, string) fault { return fault500 }
-		s := open(t, f.url(), fastOptions(OpenOptions{Retries: 2}))
+		f := newFakeEth(t, 1, sourcetest.EthereumOptions{})
+		f.SetFaults(func(int, string) sourcetest.Fault { return sourcetest.FaultInternalError })
+		s := sourcetest.Open(t, f.URI(), sourcetest.FastOptions(source.OpenOptions{Retries: 2}))
 		_, err := s.Next(context.Background())
-		var he *HTTPError
-		if !errors.Is(err, ErrUnavailable) || !errors.As(err, &he) || he.Status != 500 || f.count("") != 3 {
-			t.Fatalf("err = %v after %d requests, want ErrUnavailable after 3", err, f.count(""))
+		var he *source.HTTPError
+		if !errors.Is(err, source.ErrUnavailable) || !errors.As(err, &he) || he.Status != 500 || f.Requests("") != 3 {
+			t.Fatalf("err = %v after %d requests, want ErrUnavailable after 3", err, f.Requests(""))
 		}
 		if !strings.Contains(err.Error(), "3 attempts") {
 			t.Errorf("error %q does not count attempts", err)
 		}
 	})
 	t.Run("malformed block", func(t *testing.T) {
-		f := newFakeEth(t, 4)
-		f.set(func() {
-			b := f.canon[3]
-			b.full = json.RawMessage(strings.Replace(string(b.full), `"miner":"0x`, `"miner":"0xzz`, 1))
+		f := newFakeEth(t, 4, sourcetest.EthereumOptions{})
+		f.SetRewrite(func(method string, params []json.RawMessage, result json.RawMessage) json.RawMessage {
+			if method == "eth_getBlockByNumber" && string(params[0]) == `"`+q(ethBase+3)+`"` {
+				return json.RawMessage(strings.Replace(string(result), `"miner":"0x`, `"miner":"0xzz`, 1))
+			}
+			return result
 		})
-		s := open(t, f.url(), fastOptions(OpenOptions{From: ethBase, To: ethBase + 5}))
+		s := sourcetest.Open(t, f.URI(), sourcetest.FastOptions(source.OpenOptions{From: ethBase, To: ethBase + 5}))
 		var err error
 		for err == nil {
 			_, err = s.Next(context.Background())
 		}
-		if !errors.Is(err, ErrMalformed) || !strings.Contains(err.Error(), "block 1755637") || !strings.Contains(err.Error(), "miner") {
+		if !errors.Is(err, source.ErrMalformed) || !strings.Contains(err.Error(), "block 1755637") || !strings.Contains(err.Error(), "miner") {
 			t.Fatalf("err = %v", err)
 		}
 	})
@@ -363,8 +393,8 @@ func TestEthereumRPCErrors(t *testing.T) {
 // Close stops a stream blocked waiting for the head, from another
 // goroutine, and later calls report ErrClosed.
 func TestEthereumRPCClose(t *testing.T) {
-	f := newFakeEth(t, 2)
-	s, err := Open(context.Background(), f.url(), fastOptions(OpenOptions{From: ethBase + 100, PollInterval: time.Hour}))
+	f := newFakeEth(t, 2, sourcetest.EthereumOptions{})
+	s, err := source.Open(context.Background(), f.URI(), sourcetest.FastOptions(source.OpenOptions{From: ethBase + 100, PollInterval: time.Hour}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -377,13 +407,13 @@ func TestEthereumRPCClose(t *testing.T) {
 	s.Close()
 	select {
 	case err := <-done:
-		if !errors.Is(err, ErrClosed) {
+		if !errors.Is(err, source.ErrClosed) {
 			t.Errorf("Next during Close: %v", err)
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("Next did not return after Close")
 	}
-	if _, err := s.Next(context.Background()); !errors.Is(err, ErrClosed) {
+	if _, err := s.Next(context.Background()); !errors.Is(err, source.ErrClosed) {
 		t.Errorf("Next after Close: %v", err)
 	}
 	s.Close()

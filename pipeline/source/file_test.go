@@ -1,4 +1,4 @@
-package source
+package source_test
 
 import (
 	"bytes"
@@ -10,11 +10,13 @@ import (
 	"testing"
 
 	"github.com/ipdm/ipdm/pipeline/manifest"
+	"github.com/ipdm/ipdm/pipeline/source"
+	"github.com/ipdm/ipdm/pipeline/source/sourcetest"
 )
 
-func readUnits(t testing.TB, uri string, o OpenOptions) []Unit {
+func readUnits(t testing.TB, uri string, o source.OpenOptions) []source.Unit {
 	t.Helper()
-	return readAll(t, open(t, uri, o)).delivered
+	return sourcetest.ReadAll(t, sourcetest.Open(t, uri, o)).Delivered
 }
 
 func copyFile(t testing.TB, from, to string) {
@@ -28,7 +30,7 @@ func copyFile(t testing.TB, from, to string) {
 	}
 }
 
-func encodeAll(t testing.TB, units []Unit, kind manifest.SourceKind) []string {
+func encodeAll(t testing.TB, units []source.Unit, kind manifest.SourceKind) []string {
 	t.Helper()
 	var out []string
 	for _, u := range units {
@@ -45,15 +47,15 @@ func encodeAll(t testing.TB, units []Unit, kind manifest.SourceKind) []string {
 // blocks with transactions and logs; logs.json alone gives the blocks'
 // logs, hashes and times but no header.
 func TestFileETL(t *testing.T) {
-	dir := fixture(t, largeEth)
-	full := etlFixture(t, largeEth, "blocks.json", "transactions.json", "logs.json")
+	dir := source.Fixture(t, source.LargeEth)
+	full := source.ETLFixture(t, source.LargeEth, "blocks.json", "transactions.json", "logs.json")
 	var want []string
 	for _, b := range full {
 		enc, _ := b.Encode()
 		want = append(want, string(enc))
 	}
 	for _, p := range []string{dir, filepath.Join(dir, "logs.json"), filepath.Join(dir, "blocks.json"), filepath.Join(dir, "transactions.json")} {
-		units := readUnits(t, "file:"+p, OpenOptions{})
+		units := readUnits(t, "file:"+p, source.OpenOptions{})
 		if got := encodeAll(t, units, manifest.SourceEthereumBlock); strings.Join(got, "\n") != strings.Join(want, "\n") {
 			t.Errorf("file:%s: %d units differ from DecodeETL's", p, len(units))
 		}
@@ -66,7 +68,7 @@ func TestFileETL(t *testing.T) {
 
 	alone := t.TempDir()
 	copyFile(t, filepath.Join(dir, "logs.json"), filepath.Join(alone, "logs.json"))
-	units := readUnits(t, "file:"+filepath.Join(alone, "logs.json"), OpenOptions{})
+	units := readUnits(t, "file:"+filepath.Join(alone, "logs.json"), source.OpenOptions{})
 	if len(units) != 2 {
 		t.Fatalf("logs.json alone: %d units", len(units))
 	}
@@ -82,8 +84,8 @@ func TestFileETL(t *testing.T) {
 			}
 		}
 		for _, kind := range []manifest.SourceKind{manifest.SourceEthereumLogs, manifest.SourceEthereumBlock} {
-			if _, err := u.Encode(kind); !errors.Is(err, ErrIncomplete) || !strings.Contains(err.Error(), "blocks.json") {
-				t.Errorf("logs alone: Encode(%s) = %v, want ErrIncomplete naming blocks.json", kind, err)
+			if _, err := u.Encode(kind); !errors.Is(err, source.ErrIncomplete) || !strings.Contains(err.Error(), "blocks.json") {
+				t.Errorf("logs alone: Encode(%s) = %v, want source.ErrIncomplete naming blocks.json", kind, err)
 			}
 		}
 	}
@@ -93,13 +95,13 @@ func TestFileETL(t *testing.T) {
 	for _, name := range []string{"blocks.json", "logs.json"} {
 		copyFile(t, filepath.Join(dir, name), filepath.Join(noTxs, name))
 	}
-	units = readUnits(t, "file:"+noTxs, OpenOptions{})
+	units = readUnits(t, "file:"+noTxs, source.OpenOptions{})
 	for i, u := range units {
 		want, _ := full[i].EncodeLogs()
 		if got, err := u.Encode(manifest.SourceEthereumLogs); err != nil || !bytes.Equal(got, want) {
 			t.Errorf("without transactions: block %d logs encoding differs: %v", u.Number, err)
 		}
-		if _, err := u.Encode(manifest.SourceEthereumBlock); !errors.Is(err, ErrIncomplete) || !strings.Contains(err.Error(), "transactions") {
+		if _, err := u.Encode(manifest.SourceEthereumBlock); !errors.Is(err, source.ErrIncomplete) || !strings.Contains(err.Error(), "transactions") {
 			t.Errorf("without transactions: Encode(ethereum-block) = %v", err)
 		}
 	}
@@ -108,16 +110,16 @@ func TestFileETL(t *testing.T) {
 // JSON-RPC response files and the ethereum-etl export of the same blocks
 // give the same units.
 func TestFileRPCResponses(t *testing.T) {
-	dir := fixture(t, smallEth)
-	etl := readUnits(t, "file:"+filepath.Join(dir, "expected_logs.json"), OpenOptions{})
-	rpc := readUnits(t, "file:"+dir, OpenOptions{})
+	dir := source.Fixture(t, source.SmallEth)
+	etl := readUnits(t, "file:"+filepath.Join(dir, "expected_logs.json"), source.OpenOptions{})
+	rpc := readUnits(t, "file:"+dir, source.OpenOptions{})
 	if len(rpc) != 2 || len(etl) != 2 {
 		t.Fatalf("%d RPC units, %d ETL units", len(rpc), len(etl))
 	}
 	if a, b := encodeAll(t, rpc, manifest.SourceEthereumBlock), encodeAll(t, etl, manifest.SourceEthereumBlock); strings.Join(a, "\n") != strings.Join(b, "\n") {
 		t.Errorf("RPC and ETL units differ")
 	}
-	one := readUnits(t, "file:"+filepath.Join(dir, "web3_response.eth_getBlockByNumber_0x1ac9f3_true.json"), OpenOptions{})
+	one := readUnits(t, "file:"+filepath.Join(dir, "web3_response.eth_getBlockByNumber_0x1ac9f3_true.json"), source.OpenOptions{})
 	if len(one) != 1 || one[0].Number != 1755635 || len(one[0].Eth.Transactions) != 2 || len(one[0].Eth.Logs) != 2 {
 		t.Fatalf("one block file: %+v", one)
 	}
@@ -127,16 +129,16 @@ func TestFileRPCResponses(t *testing.T) {
 	for _, name := range []string{"web3_response.eth_getBlockByNumber_0x1ac9f3_true.json", "web3_response.eth_getTransactionReceipt_0x2e3dcd051a91d3a694f6b8de2ac4b5fe7acdba55f58bcf8471ff00d4a430074d.json"} {
 		copyFile(t, filepath.Join(dir, name), filepath.Join(partial, name))
 	}
-	_, err := Open(context.Background(), "file:"+partial, OpenOptions{})
-	if !errors.Is(err, ErrMalformed) || !strings.Contains(err.Error(), "block 1755635") || !strings.Contains(err.Error(), "no receipt") {
+	_, err := source.Open(context.Background(), "file:"+partial, source.OpenOptions{})
+	if !errors.Is(err, source.ErrMalformed) || !strings.Contains(err.Error(), "block 1755635") || !strings.Contains(err.Error(), "no receipt") {
 		t.Fatalf("missing receipt: %v", err)
 	}
 }
 
 func TestFileSolana(t *testing.T) {
-	csvDir := fixture(t, solSlotDir)
+	csvDir := source.Fixture(t, source.SolSlotDir)
 	for _, p := range []string{csvDir, filepath.Join(csvDir, "instructions.csv")} {
-		units := readUnits(t, "file:"+p, OpenOptions{})
+		units := readUnits(t, "file:"+p, source.OpenOptions{})
 		if len(units) != 1 || units[0].Number != 138802069 || units[0].Hash != "" || units[0].Time != 0 || units[0].Sol == nil || len(units[0].Sol.Instructions) < 1000 {
 			t.Fatalf("file:%s: %d units", p, len(units))
 		}
@@ -146,13 +148,13 @@ func TestFileSolana(t *testing.T) {
 	}
 	unnamed := filepath.Join(t.TempDir(), "instructions.csv")
 	copyFile(t, filepath.Join(csvDir, "instructions.csv"), unnamed)
-	if _, err := Open(context.Background(), "file:"+unnamed, OpenOptions{}); err == nil || !strings.Contains(err.Error(), "slot-N") {
+	if _, err := source.Open(context.Background(), "file:"+unnamed, source.OpenOptions{}); err == nil || !strings.Contains(err.Error(), "slot-N") {
 		t.Errorf("CSV without a slot in its name: %v", err)
 	}
 
-	txDir := fixture(t, solTxDir)
+	txDir := source.Fixture(t, source.SolTxDir)
 	for _, p := range []string{txDir, filepath.Join(txDir, "getTransaction.json")} {
-		units := readUnits(t, "file:"+p, OpenOptions{})
+		units := readUnits(t, "file:"+p, source.OpenOptions{})
 		if len(units) != 1 || units[0].Number != 139493615 || units[0].Time != 1656491831 || units[0].Hash != "" || len(units[0].Sol.Instructions) != 21 {
 			t.Fatalf("file:%s: %+v", p, units)
 		}
@@ -162,36 +164,36 @@ func TestFileSolana(t *testing.T) {
 // From, To and After select blocks; a cursor that disagrees with the file
 // is refused.
 func TestFileRange(t *testing.T) {
-	dir := fixture(t, largeEth)
-	all := readUnits(t, "file:"+dir, OpenOptions{})
-	first, second := CursorOf(all[0]), CursorOf(all[1])
+	dir := source.Fixture(t, source.LargeEth)
+	all := readUnits(t, "file:"+dir, source.OpenOptions{})
+	first, second := source.CursorOf(all[0]), source.CursorOf(all[1])
 	for _, tc := range []struct {
 		name string
-		o    OpenOptions
-		want []Cursor
+		o    source.OpenOptions
+		want []source.Cursor
 	}{
-		{"from", OpenOptions{From: second.Number}, []Cursor{second}},
-		{"to", OpenOptions{To: first.Number}, []Cursor{first}},
-		{"both", OpenOptions{From: first.Number, To: second.Number}, []Cursor{first, second}},
-		{"after", OpenOptions{After: &first}, []Cursor{second}},
-		{"after the end", OpenOptions{After: &second}, nil},
-		{"beyond", OpenOptions{From: second.Number + 1}, nil},
+		{"from", source.OpenOptions{From: second.Number}, []source.Cursor{second}},
+		{"to", source.OpenOptions{To: first.Number}, []source.Cursor{first}},
+		{"both", source.OpenOptions{From: first.Number, To: second.Number}, []source.Cursor{first, second}},
+		{"after", source.OpenOptions{After: &first}, []source.Cursor{second}},
+		{"after the end", source.OpenOptions{After: &second}, nil},
+		{"beyond", source.OpenOptions{From: second.Number + 1}, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r := readAll(t, open(t, "file:"+dir, tc.o))
-			if got := r.cursors(); len(got) != len(tc.want) || (len(got) > 0 && got[0] != tc.want[0]) {
+			r := sourcetest.ReadAll(t, sourcetest.Open(t, "file:"+dir, tc.o))
+			if got := r.Cursors(); len(got) != len(tc.want) || (len(got) > 0 && got[0] != tc.want[0]) {
 				t.Errorf("delivered %v, want %v", got, tc.want)
 			}
 		})
 	}
-	wrong := Cursor{first.Number, second.Hash}
-	if _, err := Open(context.Background(), "file:"+dir, OpenOptions{After: &wrong}); !errors.Is(err, ErrCursorMismatch) {
+	wrong := source.Cursor{first.Number, second.Hash}
+	if _, err := source.Open(context.Background(), "file:"+dir, source.OpenOptions{After: &wrong}); !errors.Is(err, source.ErrCursorMismatch) {
 		t.Errorf("mismatched cursor: %v", err)
 	}
 }
 
 func TestFileErrors(t *testing.T) {
-	dir := fixture(t, largeEth)
+	dir := source.Fixture(t, source.LargeEth)
 	bad := t.TempDir()
 	blocks, err := os.ReadFile(filepath.Join(dir, "blocks.json"))
 	if err != nil {
@@ -213,21 +215,21 @@ func TestFileErrors(t *testing.T) {
 		target error
 		want   string
 	}{
-		{"file:" + bad, ErrMalformed, "block 17173050"},
-		{"file:" + onlyBlocks, ErrMalformed, "logs.json is missing"},
-		{"file:" + other, ErrUnsupported, "not a format"},
-		{"file:" + empty, ErrUnsupported, "holds no"},
+		{"file:" + bad, source.ErrMalformed, "block 17173050"},
+		{"file:" + onlyBlocks, source.ErrMalformed, "logs.json is missing"},
+		{"file:" + other, source.ErrUnsupported, "not a format"},
+		{"file:" + empty, source.ErrUnsupported, "holds no"},
 		{"file:" + filepath.Join(empty, "nothing.json"), os.ErrNotExist, "nothing.json"},
-		{"ftp:x", ErrUnsupported, "ftp"},
-		{"no-scheme", ErrUnsupported, "SCHEME"},
-		{"ethereum-rpc:localhost:8545", ErrUnsupported, "http"},
+		{"ftp:x", source.ErrUnsupported, "ftp"},
+		{"no-scheme", source.ErrUnsupported, "SCHEME"},
+		{"ethereum-rpc:localhost:8545", source.ErrUnsupported, "http"},
 	} {
-		_, err := Open(context.Background(), tc.uri, OpenOptions{})
+		_, err := source.Open(context.Background(), tc.uri, source.OpenOptions{})
 		if !errors.Is(err, tc.target) || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("Open(%s) = %v, want %v mentioning %q", tc.uri, err, tc.target, tc.want)
+			t.Errorf("source.Open(%s) = %v, want %v mentioning %q", tc.uri, err, tc.target, tc.want)
 		}
 	}
-	if _, err := Open(context.Background(), "file:"+dir, OpenOptions{From: 5, To: 4}); err == nil {
+	if _, err := source.Open(context.Background(), "file:"+dir, source.OpenOptions{From: 5, To: 4}); err == nil {
 		t.Error("To below From accepted")
 	}
 }

@@ -47,6 +47,16 @@ const (
 	solSlotDir = "solana/slot-138802069/"
 )
 
+// resultOf returns the result of a JSON-RPC response.
+func resultOf(t testing.TB, data []byte) json.RawMessage {
+	t.Helper()
+	var env struct{ Result json.RawMessage }
+	if err := json.Unmarshal(data, &env); err != nil {
+		t.Fatal(err)
+	}
+	return env.Result
+}
+
 func rpcBlockFixture(t testing.TB) Block {
 	t.Helper()
 	blk := readFixture(t, smallEth+"web3_response.eth_getBlockByNumber_0x1ac9f3_true.json")

@@ -1,8 +1,9 @@
-package source
+package source_test
 
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"slices"
@@ -10,54 +11,66 @@ import (
 	"testing"
 
 	"github.com/ipdm/ipdm/pipeline/manifest"
+	"github.com/ipdm/ipdm/pipeline/source"
+	"github.com/ipdm/ipdm/pipeline/source/sourcetest"
 )
 
 const solBase = 139493613
 
-// canonical returns the cursors of the fake's blocks from slot from on.
-func (f *fakeSol) canonical(from uint64) []Cursor {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	var out []Cursor
-	for s := from; s <= f.head; s++ {
-		if b := f.slots[s]; b != nil {
-			out = append(out, Cursor{s, b.hash})
-		}
+// newFakeSol serves slots from solBase on; those that are multiples of 3
+// carry the fixture transaction.
+func newFakeSol(t testing.TB) *sourcetest.Solana {
+	t.Helper()
+	var batch []struct {
+		Result struct {
+			Transaction json.RawMessage `json:"transaction"`
+			Meta        json.RawMessage `json:"meta"`
+		} `json:"result"`
 	}
-	return out
-}
-
-func (f *fakeSol) headCursor() Cursor {
-	c := f.canonical(f.base)
-	return c[len(c)-1]
+	if err := json.Unmarshal(source.ReadFixture(t, source.SolTxDir+"getTransaction.json"), &batch); err != nil {
+		t.Fatal(err)
+	}
+	entry, err := json.Marshal(map[string]any{"transaction": batch[0].Result.Transaction, "meta": batch[0].Result.Meta, "version": 0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sourcetest.NewSolana(t, sourcetest.SolanaOptions{
+		First: solBase,
+		Transactions: func(slot uint64) []json.RawMessage {
+			if slot%3 == 0 {
+				return []json.RawMessage{entry}
+			}
+			return nil
+		},
+	})
 }
 
 // getBlock results become slots: skipped slots are left out, a slot that
 // is not available yet is retried, and the instructions are the fixture
 // transaction's, decoded exactly as from getTransaction.
 func TestSolanaRPCStream(t *testing.T) {
-	txs, err := DecodeSolanaTransactions(readFixture(t, solTxDir+"getTransaction.json"))
+	txs, err := source.DecodeSolanaTransactions(source.ReadFixture(t, source.SolTxDir+"getTransaction.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := newFakeSol(t, solBase)
-	f.produce(8, solBase+2, solBase+5)
-	f.notYet[solBase+4] = 2
-	f.faults = func(n int, method string) fault {
+	f := newFakeSol(t)
+	f.Produce(8, solBase+2, solBase+5)
+	f.NotYet(solBase+4, 2)
+	f.SetFaults(func(n int, method string) sourcetest.Fault {
 		if n%5 == 2 {
-			return fault429
+			return sourcetest.FaultTooManyRequests
 		}
-		return faultNone
-	}
-	s := open(t, f.url(), fastOptions(OpenOptions{From: solBase, To: solBase + 8}))
-	r := readAll(t, s)
-	want := f.canonical(solBase)
-	if got := r.cursors(); !slices.Equal(got, want) || len(want) != 7 {
+		return sourcetest.FaultNone
+	})
+	s := sourcetest.Open(t, f.URI(), sourcetest.FastOptions(source.OpenOptions{From: solBase, To: solBase + 8}))
+	r := sourcetest.ReadAll(t, s)
+	want := f.Cursors(solBase)
+	if got := r.Cursors(); !slices.Equal(got, want) || len(want) != 7 {
 		t.Fatalf("delivered %v\nwant %v", got, want)
 	}
-	prev := solHash(0, solBase-1)
-	for _, u := range r.delivered {
-		if u.Eth != nil || u.Sol == nil || u.Sol.Slot != u.Number || u.ParentHash != prev || u.Time != 1656491831+u.Number-solBase {
+	prev := f.Cursor(solBase - 1).Hash
+	for _, u := range r.Delivered {
+		if u.Eth != nil || u.Sol == nil || u.Sol.Slot != u.Number || u.ParentHash != prev || u.Time != sourcetest.SolanaBlockTime+u.Number-solBase {
 			t.Errorf("unit %d: %+v", u.Number, u)
 		}
 		prev = u.Hash
@@ -65,11 +78,11 @@ func TestSolanaRPCStream(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var wantIns []Instruction
+		var wantIns []source.Instruction
 		if u.Number%3 == 0 {
 			wantIns = txs[0].Instructions
 		}
-		wantEnc, _ := Slot{Slot: u.Number, Instructions: wantIns}.Encode()
+		wantEnc, _ := source.Slot{Slot: u.Number, Instructions: wantIns}.Encode()
 		if !bytes.Equal(got, wantEnc) {
 			t.Errorf("slot %d: encoding differs from the getTransaction decoding", u.Number)
 		}
@@ -82,20 +95,21 @@ func TestSolanaRPCStream(t *testing.T) {
 // A fork replacing the newest slots is undone to the newest block both
 // forks share — also when that block is followed by a skipped slot.
 func TestSolanaRPCLiveReorg(t *testing.T) {
-	f := newFakeSol(t, solBase)
-	f.produce(6, solBase+4)
-	s := open(t, f.url(), fastOptions(OpenOptions{From: solBase, Concurrency: 2}))
-	r := &replay{t: t}
-	caughtUp := func() bool { return r.last() == f.headCursor() }
-	r.until(s, caughtUp)
+	f := newFakeSol(t)
+	f.Produce(6, solBase+4)
+	s := sourcetest.Open(t, f.URI(), sourcetest.FastOptions(source.OpenOptions{From: solBase, Concurrency: 2}))
+	r := sourcetest.NewReplay(t)
+	caughtUp := func() bool { return r.Last() == f.HeadCursor() }
+	r.Until(s, caughtUp)
 
 	// Slots base+5, base+6 replaced: base+3 is the ancestor (base+4 skipped).
-	f.reorg(2, 1)
-	r.until(s, caughtUp)
-	if want := (Cursor{solBase + 3, solHash(0, solBase+3)}); len(r.undos) != 1 || r.undos[0] != want {
-		t.Fatalf("undos %v, want [%v]", r.undos, want)
+	want := f.Cursor(solBase + 3)
+	f.Reorg(2, 1)
+	r.Until(s, caughtUp)
+	if len(r.Undos) != 1 || r.Undos[0] != want {
+		t.Fatalf("undos %v, want [%v]", r.Undos, want)
 	}
-	if got, want := r.cursors(), f.canonical(solBase); !slices.Equal(got, want) {
+	if got, want := r.Cursors(), f.Cursors(solBase); !slices.Equal(got, want) {
 		t.Fatalf("delivered %v\nwant %v", got, want)
 	}
 }
@@ -103,32 +117,32 @@ func TestSolanaRPCLiveReorg(t *testing.T) {
 // Solana has no block lookup by hash: a resume cursor the chain no longer
 // has is undone MaxReorgDepth slots deep.
 func TestSolanaRPCResumeReorganised(t *testing.T) {
-	f := newFakeSol(t, solBase)
-	f.produce(10)
-	after := Cursor{solBase + 8, solHash(0, solBase+8)}
-	f.reorg(3, 1)
-	s := open(t, f.url(), fastOptions(OpenOptions{From: solBase, After: &after, MaxReorgDepth: 4}))
+	f := newFakeSol(t)
+	f.Produce(10)
+	after := f.Cursor(solBase + 8)
+	f.Reorg(3, 1)
+	s := sourcetest.Open(t, f.URI(), sourcetest.FastOptions(source.OpenOptions{From: solBase, After: &after, MaxReorgDepth: 4}))
 	ev, err := s.Next(context.Background())
-	if want := (Cursor{solBase + 4, solHash(0, solBase+4)}); err != nil || ev.Kind != EventUndo || ev.UndoTo != want {
+	if want := f.Cursor(solBase + 4); err != nil || ev.Kind != source.EventUndo || ev.UndoTo != want {
 		t.Fatalf("first event %v %v %v, want undo to %v", ev.Kind, ev.UndoTo, err, want)
 	}
-	r := &replay{t: t}
-	r.until(s, func() bool { return r.last() == f.headCursor() })
-	if got, want := r.cursors(), f.canonical(solBase+5); !slices.Equal(got, want) {
+	r := sourcetest.NewReplay(t)
+	r.Until(s, func() bool { return r.Last() == f.HeadCursor() })
+	if got, want := r.Cursors(), f.Cursors(solBase+5); !slices.Equal(got, want) {
 		t.Fatalf("delivered %v\nwant %v", got, want)
 	}
 }
 
 func TestSolanaRPCSkippedOnly(t *testing.T) {
-	f := newFakeSol(t, solBase)
-	f.produce(3, solBase+1, solBase+2, solBase+3)
-	s := open(t, f.url(), fastOptions(OpenOptions{From: solBase + 1, To: solBase + 3}))
-	r := readAll(t, s)
-	if len(r.delivered) != 0 {
-		t.Fatalf("delivered %v from skipped slots", r.cursors())
+	f := newFakeSol(t)
+	f.Produce(3, solBase+1, solBase+2, solBase+3)
+	s := sourcetest.Open(t, f.URI(), sourcetest.FastOptions(source.OpenOptions{From: solBase + 1, To: solBase + 3}))
+	r := sourcetest.ReadAll(t, s)
+	if len(r.Delivered) != 0 {
+		t.Fatalf("delivered %v from skipped slots", r.Cursors())
 	}
-	if f.count("getBlock") != 3 {
-		t.Errorf("%d getBlock requests for 3 slots", f.count("getBlock"))
+	if f.Requests("getBlock") != 3 {
+		t.Errorf("%d getBlock requests for 3 slots", f.Requests("getBlock"))
 	}
 	if _, err := s.Next(context.Background()); !errors.Is(err, io.EOF) {
 		t.Errorf("Next after the end: %v", err)
@@ -138,22 +152,19 @@ func TestSolanaRPCSkippedOnly(t *testing.T) {
 // A node that calls a slot skipped yet names it as the next block's parent
 // fails the stream instead of being asked forever.
 func TestSolanaRPCContradiction(t *testing.T) {
-	f := newFakeSol(t, solBase)
-	f.set(func() {
-		f.slots[solBase+1] = f.blockOn(solBase + 1)
-		f.slots[solBase+3] = &solFakeBlock{slot: solBase + 3, hash: solHash(0, solBase+3), parentSlot: solBase + 2, parentHash: solHash(0, solBase+2)}
-		f.head = solBase + 3
-	})
-	s := open(t, f.url(), fastOptions(OpenOptions{From: solBase, To: solBase + 3, Retries: 2}))
-	r := &replay{t: t}
+	f := newFakeSol(t)
+	f.Produce(3, solBase+2)
+	f.SetParent(solBase+3, solBase+2)
+	s := sourcetest.Open(t, f.URI(), sourcetest.FastOptions(source.OpenOptions{From: solBase, To: solBase + 3, Retries: 2}))
+	r := sourcetest.NewReplay(t)
 	var err error
 	for err == nil {
-		var ev Event
+		var ev source.Event
 		if ev, err = s.Next(context.Background()); err == nil {
-			r.apply(ev)
+			r.Apply(ev)
 		}
 	}
-	if !strings.Contains(err.Error(), "contradicts itself") || len(r.undos) != 0 || len(r.delivered) != 2 {
-		t.Fatalf("err = %v after %v (undos %v)", err, r.cursors(), r.undos)
+	if !strings.Contains(err.Error(), "contradicts itself") || len(r.Undos) != 0 || len(r.Delivered) != 2 {
+		t.Fatalf("err = %v after %v (undos %v)", err, r.Cursors(), r.Undos)
 	}
 }

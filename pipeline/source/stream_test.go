@@ -2,12 +2,15 @@ package source
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
 	"github.com/ipdm/ipdm/pipeline/manifest"
+	"github.com/mr-tron/base58"
 )
 
 func TestCursor(t *testing.T) {
@@ -167,6 +170,12 @@ func TestDecodeRPCBlockReceiptsAndLogs(t *testing.T) {
 			}
 		}
 	}
+}
+
+// solHash is a base58 Solana block hash, distinct for each fork and slot.
+func solHash(fork int, slot uint64) string {
+	sum := sha256.Sum256([]byte(fmt.Sprint("sol", fork, slot)))
+	return base58.Encode(sum[:])
 }
 
 // solanaBlockResponse wraps fixture transactions into a getBlock response.
