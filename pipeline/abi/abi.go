@@ -3,7 +3,8 @@ package abi
 import (
 	"encoding/binary"
 	"errors"
-	"fmt"
+	"strconv"
+	"strings"
 )
 
 // ErrMalformed is wrapped by every decoding error: truncated frames, lengths
@@ -46,7 +47,7 @@ func EncodeInput(block, time uint64, inputs [][]byte) []byte {
 // DecodeInput parses an Input frame. The returned Inputs alias b.
 func DecodeInput(b []byte) (Input, error) {
 	if len(b) < InputHeaderSize {
-		return Input{}, fmt.Errorf("%w: input header needs %d bytes, have %d", ErrMalformed, InputHeaderSize, len(b))
+		return Input{}, malformed("input header needs ", itoa(InputHeaderSize), " bytes, have ", itoa(len(b)))
 	}
 	in := Input{
 		Block: binary.LittleEndian.Uint64(b[0:8]),
@@ -131,7 +132,7 @@ func DecodeDeltas(b []byte) ([]Delta, error) {
 		}
 	}
 	if len(rest) != 0 {
-		return nil, fmt.Errorf("%w: %d trailing bytes after %d deltas", ErrMalformed, len(rest), count)
+		return nil, malformed(itoa(len(rest)), " trailing bytes after ", itoa(count), " deltas")
 	}
 	return ds, nil
 }
@@ -146,23 +147,23 @@ func appendBytes(dst, p []byte) []byte {
 // large allocation.
 func readCount(b []byte, what string, minEntry int) (int, []byte, error) {
 	if len(b) < 4 {
-		return 0, nil, fmt.Errorf("%w: %s count needs 4 bytes, have %d", ErrMalformed, what, len(b))
+		return 0, nil, malformed(what, " count needs 4 bytes, have ", itoa(len(b)))
 	}
 	count := uint64(binary.LittleEndian.Uint32(b))
 	rest := b[4:]
 	if count > uint64(len(rest))/uint64(minEntry) {
-		return 0, nil, fmt.Errorf("%w: %s count %d exceeds the %d remaining bytes", ErrMalformed, what, count, len(rest))
+		return 0, nil, malformed(what, " count ", itoa(count), " exceeds the ", itoa(len(rest)), " remaining bytes")
 	}
 	return int(count), rest, nil
 }
 
 func readBytes(b []byte, what string, i int, part string) ([]byte, []byte, error) {
 	if len(b) < 4 {
-		return nil, nil, fmt.Errorf("%w: %s %d: %s length needs 4 bytes, have %d", ErrMalformed, what, i, part, len(b))
+		return nil, nil, malformed(what, " ", itoa(i), ": ", part, " length needs 4 bytes, have ", itoa(len(b)))
 	}
 	n := uint64(binary.LittleEndian.Uint32(b))
 	if n > uint64(len(b)-4) {
-		return nil, nil, fmt.Errorf("%w: %s %d: %s length %d exceeds the %d remaining bytes", ErrMalformed, what, i, part, n, len(b)-4)
+		return nil, nil, malformed(what, " ", itoa(i), ": ", part, " length ", itoa(n), " exceeds the ", itoa(len(b)-4), " remaining bytes")
 	}
 	end := 4 + int(n)
 	return b[4:end:end], b[end:], nil
@@ -180,7 +181,18 @@ func decodeList(b []byte, what string) ([][]byte, error) {
 		}
 	}
 	if len(rest) != 0 {
-		return nil, fmt.Errorf("%w: %d trailing bytes after %d %ss", ErrMalformed, len(rest), count, what)
+		return nil, malformed(itoa(len(rest)), " trailing bytes after ", itoa(count), " ", what, "s")
 	}
 	return list, nil
 }
+
+// malformedError is a framing problem; it matches ErrMalformed. The
+// package avoids fmt so that guests importing it stay small.
+type malformedError struct{ msg string }
+
+func (e *malformedError) Error() string { return ErrMalformed.Error() + ": " + e.msg }
+func (e *malformedError) Unwrap() error { return ErrMalformed }
+
+func malformed(parts ...string) error { return &malformedError{strings.Join(parts, "")} }
+
+func itoa[T ~int | ~uint32 | ~uint64](v T) string { return strconv.FormatUint(uint64(v), 10) }

@@ -26,13 +26,21 @@ func hostLog(ptr unsafe.Pointer, n uint32)
 //go:wasmimport ipdm panic
 func hostPanic(ptr unsafe.Pointer, n uint32)
 
+// inbuf is reused by every Read (an instance serves one call at a time).
+var inbuf []byte
+
 // Read fetches the current call's input, n bytes long (the entrypoint's
 // argument), and decodes it. Malformed framing ends the call through Panic.
+// The input's bytes are valid until the next Read: copy what must outlive
+// the call.
 func Read(n int32) abi.Input {
 	if n < 0 {
 		Panic("guest: negative input length")
 	}
-	buf := make([]byte, n)
+	if cap(inbuf) < int(n) {
+		inbuf = make([]byte, n)
+	}
+	buf := inbuf[:n]
 	hostInput(unsafe.Pointer(unsafe.SliceData(buf)))
 	in, err := abi.DecodeInput(buf)
 	if err != nil {
