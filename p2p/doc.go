@@ -13,6 +13,7 @@
 //	if err := n.Start(ctx); err != nil { ... }
 //	bserv := blockservice.New(bstore, n.Exchange()) // fetches missing blocks over bitswap
 //	n.Provide(ctx, root, children...)                // announce in the DHT, in the background
+//	n.FindProviders(ctx, root, 20)                   // who announced root (bounded by ctx)
 //	n.Capabilities()                                 // who is out there and what they offer
 //
 // New builds everything but does not listen; Start listens, connects to the

@@ -527,6 +527,30 @@ func (n *Node) Provide(ctx context.Context, cids ...cid.Cid) error {
 	return nil
 }
 
+// FindProviders returns the IDs of the peers that provider records in the
+// DHT name for c (this node first when it provides c itself), at most max
+// of them (0: no limit). The lookup runs until the DHT query completes, max
+// are found or ctx ends; what was found by then is the answer, so a lookup
+// cut short by ctx is not an error. It fails only on a closed node.
+func (n *Node) FindProviders(ctx context.Context, c cid.Cid, max int) ([]string, error) {
+	if n.isClosed() {
+		return nil, ErrClosed
+	}
+	if max < 0 {
+		max = 0
+	}
+	var out []string
+	seen := map[peer.ID]bool{}
+	for ai := range n.dht.FindProvidersAsync(ctx, c, max) {
+		if ai.ID == "" || seen[ai.ID] {
+			continue
+		}
+		seen[ai.ID] = true
+		out = append(out, ai.ID.String())
+	}
+	return out, nil
+}
+
 func (n *Node) provideWorker(ctx context.Context) {
 	for {
 		c, err := n.provq.pop(ctx)

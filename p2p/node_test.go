@@ -408,3 +408,41 @@ func TestFetchUnknownCIDTimesOut(t *testing.T) {
 		t.Fatalf("session GetBlock error = %v", err)
 	}
 }
+
+// FindProviders answers from the DHT's provider records: the node that
+// announced a block, seen from a node that never held it, and nobody for a
+// block nobody announced (within the caller's deadline, without error).
+func TestFindProviders(t *testing.T) {
+	net := p2ptest.New(t, 3, p2ptest.Options{Topology: p2ptest.Star})
+	hub, a, c := net.Nodes[0], net.Nodes[1], net.Nodes[2]
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	blk := randomBlock(t, 1024)
+	if err := net.Blockstores[1].Put(ctx, blk); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Provide(ctx, blk.Cid()); err != nil {
+		t.Fatal(err)
+	}
+	p2ptest.WaitFor(t, 20*time.Second, "A to announce the block", func() bool {
+		s := a.Stats()
+		return s.Provided == 1 && s.ProvidePending == 0
+	})
+	for _, asker := range []*p2p.Node{c, hub, a} {
+		got, err := asker.FindProviders(ctx, blk.Cid(), 0)
+		if err != nil || !slices.Contains(got, a.ID()) {
+			t.Fatalf("%s: FindProviders = %v, %v; want %s among them", asker.ID(), got, err, a.ID())
+		}
+	}
+	lctx, lcancel := context.WithTimeout(ctx, 2*time.Second)
+	defer lcancel()
+	if got, err := c.FindProviders(lctx, randomBlock(t, 10).Cid(), 0); err != nil || len(got) != 0 {
+		t.Fatalf("FindProviders of an unannounced block = %v, %v", got, err)
+	}
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.FindProviders(ctx, blk.Cid(), 0); !errors.Is(err, p2p.ErrClosed) {
+		t.Fatalf("FindProviders after Close = %v, want ErrClosed", err)
+	}
+}

@@ -59,6 +59,10 @@ func (o *Observation) UnmarshalText(b []byte) error {
 	return fmt.Errorf("verify: unknown observation %q", b)
 }
 
+// LieTolerance is the relative shortfall of the decayed disagreement count
+// below LieThreshold that still quarantines (see ReputationConfig).
+const LieTolerance = 1e-3
+
 // ReputationConfig tunes a Scorer. The zero value gives the defaults
 // documented on each field.
 type ReputationConfig struct {
@@ -66,8 +70,11 @@ type ReputationConfig struct {
 	// weight (default 7 days).
 	HalfLife time.Duration
 	// LieThreshold is the decayed number of disagreements at which a node is
-	// quarantined (default 3). With the default half-life, three lies within
-	// a few days quarantine a node; lies spread over months do not.
+	// quarantined (default 3); a count within LieTolerance of it counts, so
+	// that lies in quick succession reach it despite the decay between
+	// them. With the default half-life, three lies within about twenty
+	// minutes quarantine a node, four within a few days do, and lies spread
+	// over months never do.
 	LieThreshold float64
 	// Quarantine is the length of a node's first quarantine (default 24h).
 	// Each further quarantine of the same node lasts twice as long as the
@@ -203,7 +210,7 @@ func (s *Scorer) Observe(node string, o Observation, now time.Time) (Standing, e
 		rec.agree++
 	case Disagreed:
 		rec.disagree++
-		if rec.disagree >= s.cfg.LieThreshold && !now.Before(rec.until) {
+		if rec.disagree >= s.cfg.LieThreshold*(1-LieTolerance) && !now.Before(rec.until) {
 			d := s.cfg.Quarantine
 			for i := 0; i < rec.quarantines && d < s.cfg.MaxQuarantine; i++ {
 				if d > s.cfg.MaxQuarantine/2 {

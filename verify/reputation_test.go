@@ -138,6 +138,21 @@ func TestQuarantine(t *testing.T) {
 			t.Fatalf("occasional liar quarantined at lie %d: %+v", i, st)
 		}
 	}
+	// Lies a second apart decay a little between them, and still count as
+	// three; four lies a day apart quarantine too, three do not.
+	s3 := NewScorer(ReputationConfig{})
+	for i := 0; i < 3; i++ {
+		st = observe(t, s3, "quick", Disagreed, t0.Add(time.Duration(i)*time.Second))
+	}
+	if !st.Quarantined {
+		t.Fatalf("three lies in two seconds: %+v, want quarantined", st)
+	}
+	for i := 0; i < 4; i++ {
+		st = observe(t, s3, "daily", Disagreed, t0.Add(time.Duration(i)*24*time.Hour))
+		if (i < 3) == st.Quarantined {
+			t.Fatalf("lie %d a day apart: %+v", i+1, st)
+		}
+	}
 	// Failures never quarantine.
 	for i := 0; i < 50; i++ {
 		observe(t, s2, "flaky", Failed, t0)

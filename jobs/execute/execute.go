@@ -14,8 +14,8 @@
 // an error: Execute returns an error only when this node could not do the
 // work (a missing input, a disk error, a cancelled context).
 //
-// Execute is safe for concurrent use; each call works in its own temporary
-// folder, removed when it returns.
+// Execute is safe for concurrent use; each call works in its own folders
+// (from Options.Dirs, emptied when it returns).
 package execute
 
 import (
@@ -58,7 +58,11 @@ type Outcome struct {
 
 // Options tunes Execute.
 type Options struct {
-	// TempDir is where the working folder is made; empty means os.TempDir().
+	// Dirs provides the working folders (reused across executions); nil
+	// makes fresh ones in TempDir and removes them afterwards.
+	Dirs *WorkDirs
+	// TempDir is where working folders are made when Dirs is nil; empty
+	// means os.TempDir().
 	TempDir string
 }
 
@@ -70,17 +74,22 @@ var ErrInput = errors.New("execute: input")
 // Execute runs job. getter fetches input blocks (from the network when
 // needed); dst receives the result's blocks.
 func Execute(ctx context.Context, rt *wasm.Runtime, getter ipld.NodeGetter, dst unixfs.BlockWriter, job Job, opts Options) (Outcome, error) {
-	work, err := os.MkdirTemp(opts.TempDir, "ipdm-exec-")
+	dirs := opts.Dirs
+	if dirs == nil {
+		dirs = NewWorkDirs(opts.TempDir, 0)
+		defer dirs.Close()
+	}
+	outDir, err := dirs.get()
 	if err != nil {
-		return Outcome{}, fmt.Errorf("execute: %w", err)
+		return Outcome{}, err
 	}
-	defer os.RemoveAll(work)
-	inDir, outDir := filepath.Join(work, "inputs"), filepath.Join(work, "outputs")
-	if err := os.Mkdir(inDir, 0o700); err != nil {
-		return Outcome{}, fmt.Errorf("execute: %w", err)
-	}
-	if err := os.Mkdir(outDir, 0o700); err != nil {
-		return Outcome{}, fmt.Errorf("execute: %w", err)
+	defer dirs.put(outDir)
+	var inDir string
+	if len(job.Spec.Inputs) > 0 {
+		if inDir, err = dirs.get(); err != nil {
+			return Outcome{}, err
+		}
+		defer dirs.put(inDir)
 	}
 	var inputs []wasm.Input
 	for _, in := range job.Spec.Inputs {

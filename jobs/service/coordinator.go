@@ -1,11 +1,16 @@
 package service
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"hash/fnv"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/ipfs/go-cid"
 
 	"github.com/ipdm/ipdm/jobs/state"
 	"github.com/ipdm/ipdm/verify"
@@ -18,6 +23,8 @@ const requestTimeout = 10 * time.Second
 // come back as events.
 func (s *Service) dispatch(j state.Job, a state.Action) {
 	switch a := a.(type) {
+	case state.FindProviders:
+		s.goOwned(func(ctx context.Context) { s.findProviders(ctx, j.ID, a) })
 	case state.AskBids:
 		s.askBids(j, a)
 	case state.Assign:
@@ -61,13 +68,13 @@ func (s *Service) dispatch(j state.Job, a state.Action) {
 		s.log.Info("job failed", "job", j.ID, "reason", a.Reason)
 	case state.Verdict:
 		s.mu.Lock()
-		st, err := s.scorer.Observe(a.Node, a.Observation, time.Now())
-		data, eerr := s.scorer.Encode()
+		sc := s.scorer
 		s.mu.Unlock()
-		if err == nil && eerr == nil {
-			if err = s.cfg.Store.Put(context.Background(), reputationKey, data); err == nil {
-				err = s.cfg.Store.Sync(context.Background(), reputationKey)
-			}
+		st, err := sc.Observe(a.Node, a.Observation, time.Now())
+		if err == nil {
+			// Ordered after the step that judged the node; the next synced
+			// step makes it durable.
+			err = s.persist.put(reputationKey, sc.Encode)
 		}
 		if err != nil {
 			s.log.Warn("reputation", "node", a.Node, "err", err)
@@ -89,6 +96,7 @@ func (s *Service) askBids(j state.Job, a state.AskBids) {
 			asked = append(asked, p)
 		}
 	}
+	asked = s.sampleBidders(j, a.Round, asked)
 	// When every asked node has answered, the round closes without waiting
 	// out the bid window.
 	var remaining atomic.Int32
@@ -109,7 +117,7 @@ func (s *Service) askBids(j state.Job, a state.AskBids) {
 			} else if resp, derr := decode(out, (*bidResponse).check); derr != nil {
 				ev = state.Declined{Node: p.ID, Reason: derr.Error()}
 			} else if resp.Decline != "" {
-				ev = state.Declined{Node: p.ID, Reason: resp.Decline}
+				ev = state.Declined{Node: p.ID, Reason: resp.Decline, Busy: resp.Busy}
 			} else {
 				bid := *resp.Bid
 				bid.Node = p.ID // the authenticated sender, whatever it claims
@@ -125,20 +133,174 @@ func (s *Service) askBids(j state.Job, a state.AskBids) {
 	}
 }
 
+// Provider lookups that found someone are cached per input (by multihash)
+// for providerCacheTTL, at most providerCacheMax entries; each asks for at
+// most maxProviders nodes.
+const (
+	providerCacheTTL = 30 * time.Second
+	providerCacheMax = 4096
+	maxProviders     = 20
+)
+
+type providerEntry struct {
+	nodes []string
+	at    time.Time
+}
+
+// findProviders looks up the providers of a job's inputs in parallel (from
+// the cache when fresh) and delivers them to the job by a.Until.
+func (s *Service) findProviders(ctx context.Context, jobID string, a state.FindProviders) {
+	found := map[string][]cid.Cid{}
+	if s.cfg.Providers != nil {
+		ctx, cancel := context.WithDeadline(ctx, a.Until)
+		defer cancel()
+		results := make([][]string, len(a.Inputs))
+		var wg sync.WaitGroup
+		for i, in := range a.Inputs {
+			if nodes, ok := s.cachedProviders(in, time.Now()); ok {
+				results[i] = nodes
+				continue
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				nodes, err := s.cfg.Providers(ctx, in)
+				if err != nil {
+					s.log.Debug("find providers", "job", jobID, "cid", in, "err", err)
+					return
+				}
+				if len(nodes) > maxProviders {
+					nodes = nodes[:maxProviders]
+				}
+				results[i] = nodes
+				// Complete, non-empty answers only: "nobody" is often an
+				// announcement still on its way.
+				if ctx.Err() == nil && len(nodes) > 0 {
+					s.cacheProviders(in, nodes, time.Now())
+				}
+			}()
+		}
+		wg.Wait()
+		for i, nodes := range results {
+			for _, n := range nodes {
+				found[n] = append(found[n], a.Inputs[i])
+			}
+		}
+	}
+	if s.ctx.Err() == nil {
+		s.step(jobID, state.ProvidersFound{Providers: found})
+	}
+}
+
+func (s *Service) cachedProviders(c cid.Cid, now time.Time) ([]string, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.provCache[string(c.Hash())]
+	if !ok || now.Sub(e.at) > providerCacheTTL {
+		return nil, false
+	}
+	return e.nodes, true
+}
+
+func (s *Service) cacheProviders(c cid.Cid, nodes []string, now time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.provCache) >= providerCacheMax {
+		for k, e := range s.provCache {
+			if now.Sub(e.at) > providerCacheTTL {
+				delete(s.provCache, k)
+			}
+		}
+		if len(s.provCache) >= providerCacheMax {
+			clear(s.provCache)
+		}
+	}
+	s.provCache[string(c.Hash())] = providerEntry{nodes: nodes, at: now}
+}
+
+// sampleBidders picks whom the first bid round of a job without inputs
+// asks: Config.BidFanout peers ordered by a hash of the job and peer ID, so
+// that concurrent jobs ask (and then load) different peers. Jobs with
+// inputs ask everyone, so that data locality sees every holder; so do later
+// rounds, which follow a round that left slots empty.
+func (s *Service) sampleBidders(j state.Job, round int, peers []Peer) []Peer {
+	n := s.cfg.BidFanout
+	if n == 0 {
+		n = 2*j.Spec.Replicas + 1
+	}
+	if round > 1 || len(j.Spec.Inputs) > 0 || n < 0 || len(peers) <= n {
+		return peers
+	}
+	key := func(p Peer) uint64 {
+		h := fnv.New64a()
+		h.Write([]byte(j.ID))
+		h.Write([]byte{0})
+		h.Write([]byte(p.ID))
+		return h.Sum64()
+	}
+	slices.SortFunc(peers, func(a, b Peer) int { return cmp.Compare(key(a), key(b)) })
+	return peers[:n]
+}
+
 func (s *Service) assign(ctx context.Context, j state.Job, a state.Assign) {
 	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
 	defer cancel()
 	req := encode(assignRequest{JobID: j.ID, Spec: j.Spec, Module: a.Module, Slot: a.Slot, Attempt: a.Attempt, Deadline: a.Deadline})
-	if _, err := s.cfg.Transport.Request(ctx, a.Node, protoAssign, req); err != nil {
+	out, err := s.cfg.Transport.Request(ctx, a.Node, protoAssign, req)
+	if err != nil {
 		s.step(j.ID, state.ExecutorFailed{Node: a.Node, Reason: "assign: " + err.Error()})
 		return
 	}
-	s.step(j.ID, state.Assigned{Node: a.Node})
+	resp, err := decode(out, (*assignResponse).check)
+	switch {
+	case err != nil:
+		s.step(j.ID, state.ExecutorFailed{Node: a.Node, Reason: "assign: " + err.Error()})
+	case resp.Decline != "":
+		// Not a failure: the slot goes to the next bid at once.
+		s.step(j.ID, state.Declined{Node: a.Node, Reason: resp.Decline, Busy: resp.Busy})
+	default:
+		s.step(j.ID, state.Assigned{Node: a.Node})
+	}
 }
 
-// requestReveal asks one executor to open its commitment, retrying until
-// the reveal deadline.
+// holdReveal keeps the opening an executor sent with its commitment until
+// the job asks for reveals. It is not part of the job's state (nor shown
+// by the API) before then.
+func (s *Service) holdReveal(jobID, node string, r *revealResponse) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.jobs[jobID]; !ok {
+		return
+	}
+	held := s.held[jobID]
+	if held == nil {
+		held = map[string]*revealResponse{}
+		s.held[jobID] = held
+	}
+	held[node] = r
+}
+
+// takeReveal removes and returns a held opening, or nil.
+func (s *Service) takeReveal(jobID, node string) *revealResponse {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.held[jobID][node]
+	if r != nil {
+		delete(s.held[jobID], node)
+		if len(s.held[jobID]) == 0 {
+			delete(s.held, jobID)
+		}
+	}
+	return r
+}
+
+// requestReveal opens one executor's commitment: with the opening it sent
+// along, or by asking it, retrying until the reveal deadline.
 func (s *Service) requestReveal(ctx context.Context, jobID, node string, deadline time.Time) {
+	if r := s.takeReveal(jobID, node); r != nil {
+		s.step(jobID, state.Revealed{Node: node, Result: r.Result, Salt: r.Salt, Receipt: r.Receipt})
+		return
+	}
 	ctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
 	for wait := 100 * time.Millisecond; ; wait = min(2*wait, 2*time.Second) {
@@ -172,7 +334,13 @@ func (s *Service) handleCommit(ctx context.Context, from string, msg []byte) ([]
 	if m.Failure != "" {
 		ev = state.ExecutorFailed{Node: from, Reason: m.Failure, IsJobError: m.JobError}
 	}
+	if m.Reveal != nil {
+		s.holdReveal(m.JobID, from, m.Reveal)
+	}
 	if err := s.step(m.JobID, ev); err != nil {
+		if m.Reveal != nil {
+			s.takeReveal(m.JobID, from)
+		}
 		return nil, err
 	}
 	return []byte("ok"), nil

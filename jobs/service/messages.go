@@ -34,10 +34,12 @@ type bidRequest struct {
 	Module cid.Cid   `json:"module"`
 }
 
-// bidResponse is a bid, or a decline with its reason.
+// bidResponse is a bid, or a decline with its reason; Busy marks a
+// decline for now only (the node is full), not for the job.
 type bidResponse struct {
 	Bid     *state.Candidate `json:"bid,omitempty"`
 	Decline string           `json:"decline,omitempty"`
+	Busy    bool             `json:"busy,omitempty"`
 }
 
 // assignRequest hands an execution to an executor.
@@ -50,13 +52,27 @@ type assignRequest struct {
 	Deadline time.Time `json:"deadline"`
 }
 
+// assignResponse accepts an assignment (the execution runs or waits for a
+// slot) or declines it, with the reason.
+type assignResponse struct {
+	Accepted bool   `json:"accepted,omitempty"`
+	Decline  string `json:"decline,omitempty"`
+	// Busy marks a decline because every slot and queue place is taken:
+	// the node may be assigned the job again later.
+	Busy bool `json:"busy,omitempty"`
+}
+
 // commitMessage reports the end of an execution: a commitment to its
-// result, or why it failed.
+// result, or why it failed. A commitment carries its opening too: the
+// coordinator holds it back until it asks for reveals, which saves a round
+// trip per execution without letting any executor see another's result
+// before committing (only the coordinator, which judges them, gets them).
 type commitMessage struct {
-	JobID      string `json:"job_id"`
-	Commitment []byte `json:"commitment,omitempty"`
-	Failure    string `json:"failure,omitempty"`
-	JobError   bool   `json:"job_error,omitempty"`
+	JobID      string          `json:"job_id"`
+	Commitment []byte          `json:"commitment,omitempty"`
+	Reveal     *revealResponse `json:"reveal,omitempty"`
+	Failure    string          `json:"failure,omitempty"`
+	JobError   bool            `json:"job_error,omitempty"`
 }
 
 // revealRequest asks an executor to open its commitment.
@@ -134,6 +150,12 @@ func (r *commitMessage) check() error {
 	if (len(r.Commitment) == 0) == (r.Failure == "") {
 		return errors.New("want a commitment or a failure")
 	}
+	if r.Reveal != nil {
+		if len(r.Commitment) == 0 {
+			return errors.New("a reveal without a commitment")
+		}
+		return r.Reveal.check()
+	}
 	return nil
 }
 func (r *revealRequest) check() error { return checkJobID(r.JobID) }
@@ -144,9 +166,18 @@ func (r *revealResponse) check() error {
 	}
 	return nil
 }
+func (r *assignResponse) check() error {
+	if r.Accepted == (r.Decline != "") {
+		return errors.New("want an acceptance or a decline")
+	}
+	return nil
+}
 func (r *bidResponse) check() error {
 	if (r.Bid == nil) == (r.Decline == "") {
 		return errors.New("want a bid or a decline")
+	}
+	if r.Busy && r.Decline == "" {
+		return errors.New("busy without a decline")
 	}
 	return nil
 }

@@ -1,11 +1,13 @@
 package service
 
 import (
+	"crypto/ed25519"
 	"testing"
 
 	"github.com/ipfs/go-cid"
 
 	"github.com/ipdm/ipdm/jobs/spec"
+	"github.com/ipdm/ipdm/verify"
 )
 
 // FuzzDecodeMessages feeds arbitrary bytes to every wire message decoder:
@@ -20,10 +22,18 @@ func FuzzDecodeMessages(f *testing.F) {
 	f.Add(encode(bidRequest{JobID: "job-1", Spec: sp, Module: mod}))
 	f.Add(encode(assignRequest{JobID: "job-1", Spec: sp, Module: mod, Slot: 1, Attempt: 1}))
 	f.Add(encode(commitMessage{JobID: "job-1", Commitment: []byte{1, 2, 3}}))
+	_, key, _ := ed25519.GenerateKey(nil)
+	receipt, err := verify.Sign(verify.Receipt{JobID: "job-1", ModuleCID: mod, ResultCID: mod}, key)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(encode(commitMessage{JobID: "job-1", Commitment: []byte{1, 2, 3}, Reveal: &revealResponse{Result: mod, Salt: []byte{4}, Receipt: &receipt}}))
 	f.Add(encode(commitMessage{JobID: "job-1", Failure: "boom", JobError: true}))
 	f.Add(encode(revealRequest{JobID: "job-1"}))
 	f.Add(encode(stopRequest{JobID: "job-1", Reason: "cancel"}))
-	f.Add(encode(bidResponse{Decline: "busy"}))
+	f.Add(encode(bidResponse{Decline: "busy", Busy: true}))
+	f.Add(encode(assignResponse{Accepted: true}))
+	f.Add(encode(assignResponse{Decline: "busy"}))
 	f.Add([]byte(`{"job_id":""}`))
 	f.Add([]byte(`{"bid":{},"decline":"x"}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -34,6 +44,7 @@ func FuzzDecodeMessages(f *testing.F) {
 		roundTrip(t, data, (*revealResponse).check)
 		roundTrip(t, data, (*stopRequest).check)
 		roundTrip(t, data, (*bidResponse).check)
+		roundTrip(t, data, (*assignResponse).check)
 	})
 }
 

@@ -51,6 +51,7 @@ type wireSpec struct {
 	APIVersion  string            `json:"apiVersion"`
 	Kind        string            `json:"kind"`
 	Module      string            `json:"module"`
+	Runner      string            `json:"runner,omitempty"`
 	Inputs      []wireInput       `json:"inputs,omitempty"`
 	Args        []string          `json:"args,omitempty"`
 	Env         map[string]string `json:"env,omitempty"`
@@ -103,6 +104,7 @@ func (s Spec) Encode() ([]byte, error) {
 		APIVersion: s.APIVersion,
 		Kind:       s.Kind,
 		Module:     s.Module.String(),
+		Runner:     s.Runner,
 		Args:       s.Args,
 		Env:        s.Env,
 		Replicas:   s.Replicas,

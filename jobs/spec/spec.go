@@ -3,6 +3,7 @@ package spec
 import (
 	"fmt"
 	"maps"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -73,6 +74,14 @@ const (
 	MaxLabelValueLen = 63
 )
 
+// Runners.
+const (
+	RunnerWASI    = "wasi"
+	RunnerSegment = "pipeline-segment/v1"
+)
+
+var runnerRe = regexp.MustCompile(`^[a-z0-9][a-z0-9./-]{0,63}$`)
+
 // Spec is a job: which module to run on which inputs, with which limits, on
 // how many executors. The zero value is not valid; see Decode, Validate and
 // WithDefaults. Numeric fields left zero take the defaults documented on
@@ -82,6 +91,12 @@ type Spec struct {
 	APIVersion string
 	// Kind must be KindJob ("Job").
 	Kind string
+	// Runner says how executors run the job: empty (or RunnerWASI) runs
+	// Module as a WASI command over Inputs; RunnerSegment runs a pipeline
+	// segment described by the first input (package pipeline/engine), with
+	// Module naming the segment's first Wasm module. Executors decline
+	// runners they do not have.
+	Runner string
 	// Module is the WebAssembly module to run. Required.
 	Module Module
 	// Inputs are the content the job reads, in the order the module sees them.
@@ -307,6 +322,9 @@ func (s Spec) validate(c *collector) {
 		report(root+".kind", "is required (%q)", KindJob)
 	default:
 		report(root+".kind", "unsupported kind %q (want %q)", s.Kind, KindJob)
+	}
+	if s.Runner != "" && !runnerRe.MatchString(s.Runner) {
+		report(root+".runner", "%q is not a runner name (lowercase letters, digits, '.', '/', '-'; at most 64)", s.Runner)
 	}
 	if err := s.Module.validate(); err != nil {
 		report(root+".module", "%s", err.Error())

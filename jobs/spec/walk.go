@@ -214,13 +214,15 @@ func (w *walker) spec(n *node) Spec {
 	var s Spec
 	const root = "spec"
 	w.c.at(root, n.line, n.col)
-	known := []string{"apiVersion", "kind", "module", "inputs", "args", "env", "resources", "replicas", "quorum", "constraints", "publisher", "seed"}
+	known := []string{"apiVersion", "kind", "runner", "module", "inputs", "args", "env", "resources", "replicas", "quorum", "constraints", "publisher", "seed"}
 	w.object(root, n, known, func(key, path string, v *node) {
 		switch key {
 		case "apiVersion":
 			s.APIVersion, _ = w.str(path, v)
 		case "kind":
 			s.Kind, _ = w.str(path, v)
+		case "runner":
+			s.Runner, _ = w.str(path, v)
 		case "module":
 			if t, ok := w.str(path, v); ok {
 				m, err := ParseModule(t)

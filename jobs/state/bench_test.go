@@ -12,7 +12,7 @@ import (
 	"github.com/ipfs/go-cid"
 )
 
-// BenchmarkLifecycle runs a whole K=5 job (submit, 8 bids, assignment, 5
+// BenchmarkLifecycle runs a whole K=5 job (submit, providers, 8 bids, assignment, 5
 // commitments, 5 reveals with signed receipts) through Step, against the
 // baseline a coordinator pays anyway: json.Marshal of the job after every
 // step, to persist it.
@@ -56,6 +56,7 @@ func BenchmarkLifecycle(b *testing.B) {
 			return acts
 		}
 		do(Submitted{})
+		do(ProvidersFound{Providers: map[string][]cid.Cid{nodes[0]: {sp.Inputs[0].CID}}})
 		for k, n := range nodes {
 			do(BidReceived{Bid: Candidate{Node: n, FreeSlots: k % 3, Has: []cid.Cid{sp.Inputs[k%2].CID}, Reputation: 0.5}})
 		}

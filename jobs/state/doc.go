@@ -16,10 +16,16 @@
 // queued → bidding → running → verifying → completed, or failed / cancelled
 // from any non-terminal phase. A job has K replica slots (spec replicas).
 // In bidding the job asks for bids (AskBids), collects them for
-// Policy.BidWindow, ranks them with [Rank] (data locality, free capacity,
-// load, latency, reputation; quarantined nodes and nodes not meeting the
-// spec's constraints or memory are refused) and assigns the best distinct
-// nodes (Assign). Once every slot has an executor the job is running. When
+// Policy.BidWindow (or until every asked node answered: BidsComplete),
+// ranks them with [RankFor] (data locality, free capacity, load, latency,
+// reputation, then a per-job spread among equals; quarantined nodes and
+// nodes not meeting the spec's constraints or memory are refused) and
+// assigns the best distinct nodes (Assign). A job with inputs also asks
+// which nodes DHT provider records name for them (FindProviders, answered
+// by ProvidersFound within Policy.ProviderTimeout); a node counts as
+// holding an input when its bid says so or a provider record does, the
+// first round stays open until the answer is in (or its time is up), and
+// the history names each provider. Once every slot has an executor the job is running. When
 // every live slot's executor has committed (verify.Commit) the job asks for
 // reveals (RequestReveal) and verifies: each reveal must open its commitment
 // and carry a valid receipt for this job, module, inputs and result; the

@@ -9,7 +9,7 @@ import (
 
 // Event is something that happened to a job: one of Submitted,
 // BidReceived, Declined, Assigned, ExecutorFailed, Committed, Revealed,
-// Timeout and Cancel.
+// ProvidersFound, Timeout, BidsComplete and Cancel.
 type Event interface{ eventName() string }
 
 // Submitted starts a queued job: the coordinator is ready to look for
@@ -20,10 +20,13 @@ type Submitted struct{}
 type BidReceived struct{ Bid Candidate }
 
 // Declined reports that a node will not execute the job: in answer to a bid
-// request, or to an assignment.
+// request, or to an assignment. Busy marks a bid request declined only
+// because the node is full right now: it may be asked again in a later
+// round. Other declines are final for the job.
 type Declined struct {
 	Node   string
 	Reason string
+	Busy   bool
 }
 
 // Assigned reports that a node acknowledged its assignment and started.
@@ -66,6 +69,12 @@ type BidsComplete struct{ Round int }
 // Cancel stops the job.
 type Cancel struct{ Reason string }
 
+// ProvidersFound answers FindProviders: for each node that a DHT provider
+// record names as holding some of the job's inputs, which inputs. Nodes
+// not listed provide none; an empty map means the lookup found nobody (or
+// failed).
+type ProvidersFound struct{ Providers map[string][]cid.Cid }
+
 func (Submitted) eventName() string      { return "submitted" }
 func (BidReceived) eventName() string    { return "bid" }
 func (Declined) eventName() string       { return "declined" }
@@ -76,11 +85,21 @@ func (Revealed) eventName() string       { return "revealed" }
 func (Timeout) eventName() string        { return "timeout" }
 func (BidsComplete) eventName() string   { return "bids-complete" }
 func (Cancel) eventName() string         { return "cancel" }
+func (ProvidersFound) eventName() string { return "providers" }
 
 // Action is something the coordinator must do after a step: one of
-// AskBids, Assign, Reassign, RequestReveal, Accept, Fail, StopExecution and
-// Verdict. Actions are returned in the order they must be carried out.
+// FindProviders, AskBids, Assign, Reassign, RequestReveal, Accept, Fail,
+// StopExecution and Verdict. Actions are returned in the order they must be carried out.
 type Action interface{ actionName() string }
+
+// FindProviders asks the DHT which nodes provide the job's inputs, for
+// data locality; deliver the answer as ProvidersFound before Until (the
+// job stops waiting for it then). Bids are asked for at the same time; the
+// bid round closes only once the answer is in or Until has passed.
+type FindProviders struct {
+	Inputs []cid.Cid
+	Until  time.Time
+}
 
 // AskBids asks the network for bids on the job.
 type AskBids struct {
@@ -152,6 +171,7 @@ type Verdict struct {
 	Reason      string
 }
 
+func (FindProviders) actionName() string { return "find-providers" }
 func (AskBids) actionName() string       { return "ask-bids" }
 func (Assign) actionName() string        { return "assign" }
 func (Reassign) actionName() string      { return "reassign" }

@@ -117,6 +117,7 @@ func (j Job) Wake() time.Time {
 		consider(j.RevealDeadline)
 	}
 	consider(j.Deadline)
+	consider(j.ProvidersBy)
 	if !j.BidClose.IsZero() {
 		// Open slots are looked at again when the round closes.
 		consider(j.BidClose)
@@ -217,9 +218,21 @@ func (m *machine) step(ev Event) error {
 		if j.Phase.Terminal() || j.BidClose.IsZero() || e.Round != j.BidRound {
 			return nil
 		}
-		j.BidClose = time.Time{}
-		m.record("bids-closed", "", fmt.Sprintf("round %d: every asked node answered; %d bids held", j.BidRound, len(j.Bids)))
+		if !j.ProvidersBy.IsZero() && !m.bidHoldsAll() {
+			// Ranking waits for the provider records (until ProvidersBy),
+			// unless a bid already holds every input: providers could only
+			// add equals to it.
+			j.BidsIn = e.Round
+			m.changed = true
+			return nil
+		}
+		m.closeRound()
 		m.settle(true)
+	case ProvidersFound:
+		if j.ProvidersBy.IsZero() {
+			return unexpected(j, ev, "no provider lookup pending")
+		}
+		m.providersFound(e.Providers)
 	case Cancel:
 		if j.Phase.Terminal() {
 			return unexpected(j, ev, "job already ended")
@@ -233,15 +246,25 @@ func (m *machine) step(ev Event) error {
 	return nil
 }
 
-// execOf returns the index of node's execution, or -1. A node executes a
-// job at most once.
+// execOf returns the index of node's latest execution, or -1. A node
+// executes a job at most once; only an assignment it declined as busy
+// may be followed by another.
 func (m *machine) execOf(node string) int {
-	for i, x := range m.j.Executions {
-		if x.Node == node {
+	for i := len(m.j.Executions) - 1; i >= 0; i-- {
+		if m.j.Executions[i].Node == node {
 			return i
 		}
 	}
 	return -1
+}
+
+// excluded reports whether node may not bid for the job again: it executed
+// it (other than declining an assignment as busy) or declined it.
+func (m *machine) excluded(node string) bool {
+	if i := m.execOf(node); i >= 0 && !m.j.Executions[i].Busy {
+		return true
+	}
+	return slices.Contains(m.j.Declined, node)
 }
 
 func (m *machine) setExec(i int, s ExecState, reason string) {
@@ -266,10 +289,10 @@ func (m *machine) bid(e BidReceived) error {
 		return unexpected(j, e, "no executors wanted")
 	case c.Node == "" || len(c.Node) > verify.MaxPeerIDLen:
 		return unexpected(j, e, "bid without a valid node ID")
-	case m.execOf(c.Node) >= 0:
-		return unexpected(j, e, "node %s already executed this job", c.Node)
 	case slices.Contains(j.Declined, c.Node):
 		return unexpected(j, e, "node %s declined this job", c.Node)
+	case m.excluded(c.Node):
+		return unexpected(j, e, "node %s already executed this job", c.Node)
 	}
 	m.dropBid(c.Node)
 	if reason := m.ineligible(c); reason != "" {
@@ -289,8 +312,12 @@ func (m *machine) bid(e BidReceived) error {
 	c.Has, c.Labels, c.Roles = has, maps.Clone(c.Labels), slices.Clone(c.Roles)
 	j.Bids = append(j.Bids, c)
 	if len(j.Bids) > j.Policy.MaxBids {
-		ranked := Rank(j.Spec.InputCIDs(), j.Bids)
-		j.Bids = ranked[:j.Policy.MaxBids]
+		ranked := RankFor(j.ID, j.Spec.InputCIDs(), m.withProviders(j.Bids))
+		keep := make(map[string]bool, j.Policy.MaxBids)
+		for _, r := range ranked[:j.Policy.MaxBids] {
+			keep[r.Node] = true
+		}
+		j.Bids = slices.DeleteFunc(j.Bids, func(b Candidate) bool { return !keep[b.Node] })
 		if worst := ranked[len(ranked)-1]; worst.Node != c.Node {
 			m.record("bid", worst.Node, "dropped: outranked by newer bids")
 		} else {
@@ -329,13 +356,18 @@ func (m *machine) declined(e Declined) error {
 		return unexpected(j, e, "job already ended")
 	}
 	reason := clip(e.Reason, "no reason given")
-	if i := m.execOf(e.Node); i >= 0 {
+	if i := m.execOf(e.Node); i >= 0 && j.Executions[i].State == ExecAssigned {
 		x := j.Executions[i]
-		if x.State != ExecAssigned {
-			return unexpected(j, e, "node %s is %s; only an assignment not yet started can be declined", e.Node, x.State)
-		}
 		m.setExec(i, ExecDeclined, reason)
+		if e.Busy {
+			j.Executions[i].Busy = true
+			m.record("declined", e.Node, fmt.Sprintf("slot %d: %s (asked again in later rounds)", x.Slot, reason))
+			m.settle(false)
+			return nil
+		}
 		m.record("declined", e.Node, fmt.Sprintf("slot %d: %s", x.Slot, reason))
+	} else if i >= 0 && !j.Executions[i].Busy {
+		return unexpected(j, e, "node %s is %s; only an assignment not yet started can be declined", e.Node, j.Executions[i].State)
 	} else {
 		if j.Phase != Bidding && j.Phase != Running {
 			return unexpected(j, e, "no executors wanted")
@@ -344,6 +376,11 @@ func (m *machine) declined(e Declined) error {
 			return unexpected(j, e, "node %s already declined", e.Node)
 		}
 		m.dropBid(e.Node)
+		if e.Busy {
+			m.record("declined", e.Node, reason+" (asked again in later rounds)")
+			m.settle(false)
+			return nil
+		}
 		m.record("declined", e.Node, reason)
 	}
 	j.Declined = append(j.Declined, e.Node)
@@ -644,6 +681,14 @@ func (m *machine) timeout() {
 		}
 	}
 	closed := false
+	if !j.ProvidersBy.IsZero() && !m.now.Before(j.ProvidersBy) {
+		j.ProvidersBy, j.Providers = time.Time{}, map[string][]cid.Cid{}
+		m.record("providers", "", fmt.Sprintf("no answer from the DHT within %s; ranking on the bids' own reports", j.Policy.ProviderTimeout))
+		if j.BidsIn == j.BidRound && !j.BidClose.IsZero() {
+			m.closeRound()
+			closed = true
+		}
+	}
 	if !j.BidClose.IsZero() && !m.now.Before(j.BidClose) {
 		j.BidClose = time.Time{}
 		closed = true
@@ -741,7 +786,7 @@ func (m *machine) fill(windowClosed bool) {
 		}
 	}
 	if len(open) > 0 && len(j.Bids) > 0 {
-		ranked := Rank(j.Spec.InputCIDs(), j.Bids)
+		ranked := RankFor(j.ID, j.Spec.InputCIDs(), m.withProviders(j.Bids))
 		for _, slot := range open {
 			if len(ranked) == 0 {
 				break
@@ -784,6 +829,9 @@ func (m *machine) askBids() {
 	}
 	exclude := slices.Clone(j.Declined)
 	for _, x := range j.Executions {
+		if !m.excluded(x.Node) {
+			continue // declined an assignment as busy: ask again
+		}
 		exclude = append(exclude, x.Node)
 	}
 	slices.Sort(exclude)
@@ -791,6 +839,13 @@ func (m *machine) askBids() {
 	j.BidRound++
 	j.BidClose = m.now.Add(j.Policy.BidWindow)
 	j.NextBids = time.Time{}
+	if inputs := newInputSet(j.Spec.InputCIDs()); len(inputs) > 0 && j.Providers == nil && j.ProvidersBy.IsZero() {
+		j.ProvidersBy = m.now.Add(j.Policy.ProviderTimeout)
+		if j.ProvidersBy.After(j.BidClose) {
+			j.ProvidersBy = j.BidClose
+		}
+		m.emit(FindProviders{Inputs: distinctInputs(j.Spec.InputCIDs()), Until: j.ProvidersBy})
+	}
 	m.emit(AskBids{Round: j.BidRound, Need: need, Until: j.BidClose, Exclude: exclude})
 	m.record("ask-bids", "", fmt.Sprintf("round %d: %d wanted", j.BidRound, need))
 }
@@ -817,6 +872,7 @@ func (m *machine) verify() {
 	j := &m.j
 	j.Phase = Verifying
 	j.Bids, j.BidClose, j.NextBids = nil, time.Time{}, time.Time{} // slots are never refilled from here on
+	j.ProvidersBy = time.Time{}
 	j.RevealDeadline = m.now.Add(j.Policy.RevealTimeout)
 	if j.RevealDeadline.After(j.Deadline) {
 		j.RevealDeadline = j.Deadline
@@ -835,7 +891,7 @@ func (m *machine) verify() {
 func (m *machine) end(p Phase, reason string) {
 	j := &m.j
 	j.Phase, j.Reason = p, reason
-	j.Bids, j.BidClose, j.NextBids = nil, time.Time{}, time.Time{}
+	j.Bids, j.BidClose, j.NextBids, j.ProvidersBy = nil, time.Time{}, time.Time{}, time.Time{}
 	if p == Failed {
 		m.emit(Fail{Reason: reason})
 		m.record("fail", "", reason)
@@ -849,6 +905,87 @@ func (m *machine) end(p Phase, reason string) {
 			m.setExec(i, ExecCancelled, "job "+string(p))
 		}
 	}
+}
+
+// closeRound closes the open bid round once every asked node answered.
+func (m *machine) closeRound() {
+	j := &m.j
+	j.BidClose = time.Time{}
+	m.record("bids-closed", "", fmt.Sprintf("round %d: every asked node answered; %d bids held", j.BidRound, len(j.Bids)))
+}
+
+// providersFound takes the answer of the provider lookup: only the job's
+// inputs count, at most Policy.MaxBids nodes are kept (by node ID), and each
+// provider is recorded in the history.
+func (m *machine) providersFound(found map[string][]cid.Cid) {
+	j := &m.j
+	set := newInputSet(j.Spec.InputCIDs())
+	providers := map[string][]cid.Cid{}
+	for _, node := range slices.Sorted(maps.Keys(found)) {
+		if node == "" || len(node) > verify.MaxPeerIDLen || len(providers) == j.Policy.MaxBids {
+			continue
+		}
+		var has []cid.Cid
+		for _, c := range found[node] {
+			if _, ok := set[string(c.Hash())]; ok && c.Defined() && !slices.ContainsFunc(has, func(h cid.Cid) bool { return string(h.Hash()) == string(c.Hash()) }) {
+				has = append(has, c)
+			}
+		}
+		if len(has) > 0 {
+			providers[node] = has
+		}
+	}
+	j.Providers, j.ProvidersBy = providers, time.Time{}
+	if len(providers) == 0 {
+		m.record("providers", "", "no DHT provider records for the inputs")
+	}
+	for _, node := range slices.Sorted(maps.Keys(providers)) {
+		m.record("provider", node, fmt.Sprintf("DHT provider record for %d of %d inputs", len(providers[node]), len(set)))
+	}
+	if j.BidsIn == j.BidRound && !j.BidClose.IsZero() {
+		m.closeRound()
+		m.settle(true)
+	}
+}
+
+// bidHoldsAll reports whether some held bid says it stores every input.
+func (m *machine) bidHoldsAll() bool {
+	set := newInputSet(m.j.Spec.InputCIDs())
+	for _, c := range m.j.Bids {
+		if set.locality(c) == len(set) {
+			return true
+		}
+	}
+	return false
+}
+
+// withProviders returns copies of cands whose Has also lists the inputs
+// that provider records say they hold.
+func (m *machine) withProviders(cands []Candidate) []Candidate {
+	if len(m.j.Providers) == 0 {
+		return cands
+	}
+	out := make([]Candidate, len(cands))
+	for i, c := range cands {
+		if p := m.j.Providers[c.Node]; len(p) > 0 {
+			c.Has = append(slices.Clip(c.Has), p...)
+		}
+		out[i] = c
+	}
+	return out
+}
+
+// distinctInputs returns inputs without repeated multihashes.
+func distinctInputs(inputs []cid.Cid) []cid.Cid {
+	seen := map[string]bool{}
+	var out []cid.Cid
+	for _, c := range inputs {
+		if k := string(c.Hash()); !seen[k] {
+			seen[k] = true
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 // unmet names the first constraint a node fails, for the history.

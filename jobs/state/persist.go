@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+
+	"github.com/ipdm/ipdm/verify"
 )
 
 // DecodeJob parses a job persisted with json.Marshal and checks its
@@ -53,13 +55,13 @@ func (j Job) check() error {
 	if len(j.Slots) != j.Spec.Replicas {
 		return bad("%d slots for %d replicas", len(j.Slots), j.Spec.Replicas)
 	}
-	nodes := make(map[string]bool, len(j.Executions))
+	nodes := make(map[string]bool, len(j.Executions)) // nodes that may not execute again
 	for i, x := range j.Executions {
 		switch {
 		case x.Node == "":
 			return bad("execution %d has no node", i)
 		case nodes[x.Node]:
-			return bad("node %s has two executions", x.Node)
+			return bad("node %s has two executions (only a busy decline may precede another)", x.Node)
 		case x.Slot < 0 || x.Slot >= len(j.Slots):
 			return bad("execution %d in slot %d of %d", i, x.Slot, len(j.Slots))
 		case !x.State.valid():
@@ -71,7 +73,10 @@ func (j Job) check() error {
 		case (x.State == ExecRevealed || x.State == ExecAccepted) && (!x.Result.Defined() || x.Receipt == nil):
 			return bad("revealed execution %d has no result or receipt", i)
 		}
-		nodes[x.Node] = true
+		if x.Busy && x.State != ExecDeclined {
+			return bad("execution %d is marked busy but %s", i, x.State)
+		}
+		nodes[x.Node] = !x.Busy
 	}
 	for i, s := range j.Slots {
 		if s.Exec < -1 || s.Exec >= len(j.Executions) {
@@ -89,6 +94,19 @@ func (j Job) check() error {
 	}
 	if len(j.Bids) > j.Policy.MaxBids {
 		return bad("%d bids exceed the limit of %d", len(j.Bids), j.Policy.MaxBids)
+	}
+	if len(j.Providers) > j.Policy.MaxBids {
+		return bad("%d providers exceed the limit of %d", len(j.Providers), j.Policy.MaxBids)
+	}
+	for node, cids := range j.Providers {
+		if node == "" || len(node) > verify.MaxPeerIDLen || len(cids) == 0 || len(cids) > len(j.Spec.Inputs) {
+			return bad("malformed provider entry %q", node)
+		}
+		for _, c := range cids {
+			if !c.Defined() {
+				return bad("provider %s with an undefined CID", node)
+			}
+		}
 	}
 	return nil
 }

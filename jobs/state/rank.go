@@ -2,6 +2,7 @@ package state
 
 import (
 	"cmp"
+	"hash/fnv"
 	"math"
 	"slices"
 	"time"
@@ -23,7 +24,8 @@ type Candidate struct {
 	FreeSlots int `json:"free_slots"`
 	// FreeMemory is the memory available for jobs in bytes (0 = unknown).
 	FreeMemory uint64 `json:"free_memory,omitempty"`
-	// Load is the node's utilisation in [0, 1].
+	// Load is the node's utilisation: executions running or queued per
+	// execution slot (0 idle, 1 every slot busy, above 1 with a queue).
 	Load float64 `json:"load"`
 	// Latency is the round-trip time from the coordinator.
 	Latency time.Duration `json:"latency"`
@@ -36,12 +38,13 @@ type Candidate struct {
 	Roles  []string          `json:"roles,omitempty"`
 }
 
-// Resolution of the ranking criteria: loads within one percent and
-// latencies within LatencyBucket of each other count as equal, so that the
-// criteria after them still matter.
+// Resolution of the ranking criteria: loads within one percent, latencies
+// within LatencyBucket and reputations within ReputationBucket of each
+// other count as equal, so that the criteria after them still matter.
 const (
-	LoadBucket    = 0.01
-	LatencyBucket = 5 * time.Millisecond
+	LoadBucket       = 0.01
+	LatencyBucket    = 5 * time.Millisecond
+	ReputationBucket = 0.1
 )
 
 // Locality returns how many distinct inputs (by multihash) c has.
@@ -82,17 +85,29 @@ func (set inputSet) locality(c Candidate) int {
 }
 
 // Rank orders candidates best first for a job reading inputs and leaves out
-// quarantined ones. The criteria, in order: data locality (more of the
-// job's inputs stored locally first), free capacity (more free slots
-// first), load (lower first, per LoadBucket), latency (lower first, per
-// LatencyBucket), reputation (higher first), and finally node ID, so that
-// the order is total and deterministic. The input is not modified.
+// quarantined ones. The criteria, in order: availability (a node with a
+// free slot before one that would queue the job behind others), data
+// locality (more of the job's inputs stored locally first), free capacity
+// (more free slots first), load (lower first, per LoadBucket), latency (lower first, per
+// LatencyBucket), reputation (higher first, per ReputationBucket), and
+// finally node ID, so that the order is total and deterministic. The input
+// is not modified.
 func Rank(inputs []cid.Cid, cands []Candidate) []Candidate {
+	return RankFor("", inputs, cands)
+}
+
+// RankFor is Rank for the job with ID seed: candidates equal on every
+// criterion are ordered by a hash of seed and node ID before node ID, so
+// that concurrent jobs spread over equivalent nodes instead of all picking
+// the same one. An empty seed gives Rank's order.
+func RankFor(seed string, inputs []cid.Cid, cands []Candidate) []Candidate {
 	type key struct {
-		i        int // index in cands; the last tie-break, for stability
-		locality int
-		load     int64
-		latency  int64
+		i          int // index in cands; the last tie-break, for stability
+		locality   int
+		load       int64
+		latency    int64
+		reputation int64
+		spread     uint64
 	}
 	set := newInputSet(inputs)
 	keys := make([]key, 0, len(cands))
@@ -100,16 +115,33 @@ func Rank(inputs []cid.Cid, cands []Candidate) []Candidate {
 		if c.Quarantined {
 			continue
 		}
-		keys = append(keys, key{
-			i:        i,
-			locality: set.locality(c),
-			load:     bucket(c.Load, LoadBucket),
-			latency:  int64(c.Latency / LatencyBucket),
-		})
+		k := key{
+			i:          i,
+			locality:   set.locality(c),
+			load:       bucket(c.Load, LoadBucket),
+			latency:    int64(c.Latency / LatencyBucket),
+			reputation: bucket(c.Reputation, ReputationBucket),
+		}
+		if math.IsNaN(c.Reputation) {
+			k.reputation = math.MinInt64 // ranks last
+		}
+		if seed != "" {
+			h := fnv.New64a()
+			h.Write([]byte(seed))
+			h.Write([]byte{0})
+			h.Write([]byte(c.Node))
+			k.spread = h.Sum64()
+		}
+		keys = append(keys, k)
 	}
 	slices.SortFunc(keys, func(a, b key) int {
 		ca, cb := &cands[a.i], &cands[b.i]
 		switch {
+		case (ca.FreeSlots > 0) != (cb.FreeSlots > 0):
+			if ca.FreeSlots > 0 {
+				return -1
+			}
+			return 1
 		case a.locality != b.locality:
 			return cmp.Compare(b.locality, a.locality)
 		case ca.FreeSlots != cb.FreeSlots:
@@ -118,9 +150,10 @@ func Rank(inputs []cid.Cid, cands []Candidate) []Candidate {
 			return cmp.Compare(a.load, b.load)
 		case a.latency != b.latency:
 			return cmp.Compare(a.latency, b.latency)
-		}
-		if c := cmp.Compare(cb.Reputation, ca.Reputation); c != 0 {
-			return c
+		case a.reputation != b.reputation:
+			return cmp.Compare(b.reputation, a.reputation)
+		case a.spread != b.spread:
+			return cmp.Compare(a.spread, b.spread)
 		}
 		if c := cmp.Compare(ca.Node, cb.Node); c != 0 {
 			return c

@@ -38,11 +38,13 @@ import (
 //	    (free slots default to 1, reputation to 0.5, and latency to 10ms
 //	    times the position of the node name's first letter in the
 //	    alphabet, so that otherwise equal bids rank alphabetically)
-//	decline NODE [reason=..]
+//	decline NODE [reason=..] [busy]
 //	ack NODE
 //	fail NODE [job] [reason=..]
 //	commit NODE result=R | commit NODE bad
 //	reveal NODE [result=R] [salt=wrong] [receipt=none|unsigned|other-node|other-job|other-result|other-inputs|other-module|job-error]
+//	providers [NODE=in,..]... (the answer of the DHT provider lookup)
+//	bidsin [round=N] (every node asked in the round answered; default the current round)
 var update = flag.Bool("update", false, "rewrite testdata scripts with the actual output")
 
 var t0 = time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -259,7 +261,7 @@ func (s *script) run(cmd string, a args) string {
 		}
 		ev = BidReceived{Bid: c}
 	case "decline":
-		ev = Declined{Node: s.node(a.pos[0]), Reason: a.kv["reason"]}
+		ev = Declined{Node: s.node(a.pos[0]), Reason: a.kv["reason"], Busy: a.has("busy")}
 	case "ack":
 		ev = Assigned{Node: s.node(a.pos[0])}
 	case "fail":
@@ -276,6 +278,20 @@ func (s *script) run(cmd string, a args) string {
 		ev = Committed{Node: node, Commitment: verify.Commit(res, salt[:], node, s.job.ID)}
 	case "reveal":
 		ev = s.reveal(a)
+	case "providers":
+		found := map[string][]cid.Cid{}
+		for name := range a.kv {
+			for _, in := range a.list(name) {
+				found[s.node(name)] = append(found[s.node(name)], s.cid(in))
+			}
+		}
+		ev = ProvidersFound{Providers: found}
+	case "bidsin":
+		round := s.job.BidRound
+		if _, ok := a.kv["round"]; ok {
+			round = a.int(t, "round")
+		}
+		ev = BidsComplete{Round: round}
 	case "history":
 		var b strings.Builder
 		for _, e := range s.job.History {
@@ -445,6 +461,8 @@ func (s *script) step(ev Event) string {
 
 func (s *script) action(a Action) string {
 	switch a := a.(type) {
+	case FindProviders:
+		return fmt.Sprintf("find-providers %v until=%s", a.Inputs, s.rel(a.Until))
 	case AskBids:
 		return fmt.Sprintf("ask-bids round=%d need=%d until=%s exclude=%v", a.Round, a.Need, s.rel(a.Until), a.Exclude)
 	case Assign:

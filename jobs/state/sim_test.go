@@ -16,6 +16,7 @@ import (
 
 	"github.com/ipdm/ipdm/jobs/spec"
 	"github.com/ipdm/ipdm/verify"
+	"github.com/ipfs/go-cid"
 )
 
 // The simulation drives jobs through random networks of honest, lying,
@@ -122,6 +123,18 @@ func (s *sim) react(a Action) {
 		if s.verdicts[a.Node] > 1 {
 			t.Fatalf("second verdict for %s", a.Node)
 		}
+	case FindProviders:
+		// Some lookups are lost; the others name a random node or two.
+		if s.rng.IntN(4) == 0 {
+			break
+		}
+		found := map[string][]cid.Cid{}
+		for _, n := range slices.Sorted(maps.Keys(s.nodes)) {
+			if s.rng.IntN(3) == 0 {
+				found[n] = a.Inputs[:1+s.rng.IntN(len(a.Inputs))]
+			}
+		}
+		s.send(s.delay(2*time.Second), ProvidersFound{Providers: found})
 	case Reassign, Accept, Fail:
 	default:
 		t.Fatalf("unknown action %T", a)

@@ -3,8 +3,10 @@ package state
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -110,6 +112,11 @@ func TestRank(t *testing.T) {
 			c("a", func(x *Candidate) { x.Has = []cid.Cid{in1, in1, nameCID(t, "other"), nameCID(t, "more")} }),
 			c("b", func(x *Candidate) { x.Has = []cid.Cid{in1, in2v0} }),
 		}, []string{"b", "a"}},
+		{"a node that would queue the job ranks after free ones, whatever it holds", []Candidate{
+			c("a", func(x *Candidate) { x.FreeSlots, x.Load, x.Has = 0, 1.5, []cid.Cid{in1, in2} }),
+			c("b", func(x *Candidate) { x.FreeSlots = 1 }),
+			c("c", func(x *Candidate) { x.FreeSlots, x.Has = 0, nil }),
+		}, []string{"b", "a", "c"}},
 		{"then free slots", []Candidate{
 			c("a", func(x *Candidate) { x.Load = 0 }),
 			c("b", func(x *Candidate) { x.FreeSlots, x.Load = 4, 0.9 }),
@@ -127,6 +134,11 @@ func TestRank(t *testing.T) {
 			c("b", func(x *Candidate) { x.Latency, x.Reputation = 14*time.Millisecond, 0.9 }),
 			c("c", func(x *Candidate) { x.Latency, x.Reputation = 15*time.Millisecond, 1 }),
 		}, []string{"b", "a", "c"}},
+		{"reputations within a bucket tie, then node ID", []Candidate{
+			c("b", func(x *Candidate) { x.Reputation = 0.92 }),
+			c("a", func(x *Candidate) { x.Reputation = 0.97 }),
+			c("c", func(x *Candidate) { x.Reputation = math.NaN() }),
+		}, []string{"a", "b", "c"}},
 		{"quarantined left out", []Candidate{
 			c("a", func(x *Candidate) { x.Quarantined, x.Has = true, inputs }),
 			c("b", nil),
@@ -148,6 +160,38 @@ func TestRank(t *testing.T) {
 		}
 		if len(orig) > 0 && !reflect.DeepEqual(orig[0].Node, tc.cands[0].Node) {
 			t.Errorf("%s: Rank reordered its input", tc.name)
+		}
+	}
+}
+
+// TestRankForSpreads: candidates equal on every criterion are ordered by a
+// hash of the job, so concurrent jobs pick different nodes; each job's
+// order is deterministic, and the criteria still come first.
+func TestRankForSpreads(t *testing.T) {
+	var cands []Candidate
+	for _, n := range []string{"a", "b", "c", "d", "e"} {
+		cands = append(cands, Candidate{Node: n, FreeSlots: 2, Reputation: 0.95})
+	}
+	first := map[string]int{}
+	for i := 0; i < 200; i++ {
+		seed := fmt.Sprintf("job-%d", i)
+		got := RankFor(seed, nil, cands)
+		again := RankFor(seed, nil, cands)
+		if len(got) != 5 || !reflect.DeepEqual(got, again) {
+			t.Fatalf("RankFor(%s) = %v, then %v", seed, got, again)
+		}
+		first[got[0].Node]++
+	}
+	for _, n := range []string{"a", "b", "c", "d", "e"} {
+		if first[n] < 10 {
+			t.Errorf("node %s ranked first for %d of 200 jobs: %v", n, first[n], first)
+		}
+	}
+	busy := slices.Clone(cands)
+	busy[0].FreeSlots, busy[0].Load = 3, 0
+	for i := 0; i < 20; i++ {
+		if got := RankFor(fmt.Sprintf("job-%d", i), nil, busy); got[0].Node != "a" {
+			t.Fatalf("free slots do not come before the spread: %v", got)
 		}
 	}
 }
@@ -179,6 +223,10 @@ func TestWake(t *testing.T) {
 		t.Errorf("queued: wake %v, want the queue deadline", w)
 	}
 	j, _, _ = Step(j, Submitted{}, t0)
+	if w := j.Wake(); !w.Equal(j.ProvidersBy) || !w.Before(j.BidClose) {
+		t.Errorf("bidding: wake %v, want the end of the provider lookup before the bid window close", w)
+	}
+	j, _, _ = Step(j, ProvidersFound{}, t0)
 	if w := j.Wake(); !w.Equal(j.BidClose) {
 		t.Errorf("bidding: wake %v, want the bid window close", w)
 	}
@@ -193,6 +241,7 @@ func TestDecodeJobRejects(t *testing.T) {
 	j, _, _ = Step(j, Submitted{}, t0)
 	j, _, _ = Step(j, BidReceived{Bid: Candidate{Node: "a", FreeSlots: 1}}, t0)
 	j, _, _ = Step(j, BidReceived{Bid: Candidate{Node: "b", FreeSlots: 1}}, t0)
+	j, _, _ = Step(j, ProvidersFound{Providers: map[string][]cid.Cid{"a": {j.Spec.Inputs[0].CID}}}, t0)
 	j, _, _ = Step(j, Timeout{}, j.Wake())
 	if len(j.Executions) != 2 {
 		t.Fatalf("setup: %d executions", len(j.Executions))
@@ -223,8 +272,11 @@ func TestDecodeJobRejects(t *testing.T) {
 		"revealed without receipt": func(j *Job) {
 			j.Executions[0].State, j.Executions[0].Result = ExecRevealed, nameCID(t, "R1")
 		},
-		"zero attempt":   func(j *Job) { j.Executions[0].Attempt = 0 },
-		"negative tries": func(j *Job) { j.Slots[0].Attempts = -1 },
+		"zero attempt":       func(j *Job) { j.Executions[0].Attempt = 0 },
+		"negative tries":     func(j *Job) { j.Slots[0].Attempts = -1 },
+		"provider undefined": func(j *Job) { j.Providers["a"] = []cid.Cid{cid.Undef} },
+		"provider no node":   func(j *Job) { j.Providers[""] = j.Providers["a"] },
+		"provider no inputs": func(j *Job) { j.Providers["a"] = nil },
 	}
 	for name, edit := range edits {
 		var c Job
@@ -274,7 +326,8 @@ func FuzzDecodeJob(f *testing.F) {
 		// A decoded job must take any event without panicking.
 		for _, ev := range []Event{Timeout{}, Submitted{}, BidReceived{Bid: Candidate{Node: "z"}}, Assigned{Node: "a"},
 			Committed{Node: "a", Commitment: make([]byte, 32)}, Revealed{Node: "a"}, ExecutorFailed{Node: "b"},
-			Declined{Node: "a"}, Cancel{}} {
+			Declined{Node: "a"}, Declined{Node: "c", Busy: true}, ProvidersFound{Providers: map[string][]cid.Cid{"a": j.Spec.InputCIDs()}},
+			BidsComplete{Round: j.BidRound}, Cancel{}} {
 			Step(j, ev, j.Wake())
 			Step(j, ev, t0)
 		}

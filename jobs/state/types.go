@@ -116,6 +116,10 @@ type Policy struct {
 	BackoffMax time.Duration `json:"backoff_max"`
 	// RevealTimeout bounds the reveal phase (default 30s).
 	RevealTimeout time.Duration `json:"reveal_timeout"`
+	// ProviderTimeout bounds the wait for the DHT provider records of a
+	// job's inputs (FindProviders) before the first bid round may close
+	// (default 1.5s). Jobs without inputs never wait.
+	ProviderTimeout time.Duration `json:"provider_timeout,omitempty"`
 	// MaxHistory bounds Job.History; older entries are dropped and counted
 	// in Job.HistoryDropped (default 1000).
 	MaxHistory int `json:"max_history"`
@@ -138,6 +142,7 @@ func (p Policy) WithDefaults() Policy {
 	def(&p.Backoff, time.Second)
 	def(&p.BackoffMax, time.Minute)
 	def(&p.RevealTimeout, 30*time.Second)
+	def(&p.ProviderTimeout, 1500*time.Millisecond)
 	if p.MaxAttempts <= 0 {
 		p.MaxAttempts = 3
 	}
@@ -189,7 +194,10 @@ type Execution struct {
 	Reason string `json:"reason,omitempty"`
 	// JobError is set when the node failed with a job error (trap, exit
 	// code, out of fuel): a deterministic outcome that is not retried.
-	JobError   bool      `json:"job_error,omitempty"`
+	JobError bool `json:"job_error,omitempty"`
+	// Busy is set on an assignment the node declined only because it was
+	// full: unlike other declines, the node may be asked again.
+	Busy       bool      `json:"busy,omitempty"`
 	AssignedAt time.Time `json:"assigned_at"`
 	// Deadline is when the node must have committed.
 	Deadline   time.Time       `json:"deadline"`
@@ -231,6 +239,13 @@ type Job struct {
 	// RevealDeadline bounds the reveal phase (zero before it).
 	RevealDeadline time.Time `json:"reveal_deadline,omitzero"`
 
+	// Providers maps the nodes that DHT provider records name for the
+	// job's inputs to those inputs (nil until the lookup answered; empty
+	// when it found nobody). ProvidersBy is when a pending lookup is given
+	// up (zero when none is pending). Ranking counts a node as holding an
+	// input when its bid says so or a provider record does.
+	Providers   map[string][]cid.Cid `json:"providers,omitempty"`
+	ProvidersBy time.Time            `json:"providers_by,omitzero"`
 	// Bids holds the eligible bids of nodes not yet used, one per node.
 	Bids []Candidate `json:"bids,omitempty"`
 	// Declined lists nodes that declined the job; they are not asked again.
@@ -239,8 +254,11 @@ type Job struct {
 	// (zero when none is open); NextBids is when the next round may start
 	// (zero when none is scheduled); EmptyRounds counts consecutive rounds
 	// that left slots unfilled.
-	BidRound    int       `json:"bid_round"`
-	BidClose    time.Time `json:"bid_close,omitzero"`
+	BidRound int       `json:"bid_round"`
+	BidClose time.Time `json:"bid_close,omitzero"`
+	// BidsIn is the round whose asked nodes have all answered while it
+	// stayed open waiting for provider records.
+	BidsIn      int       `json:"bids_in,omitempty"`
 	NextBids    time.Time `json:"next_bids,omitzero"`
 	EmptyRounds int       `json:"empty_rounds,omitempty"`
 
