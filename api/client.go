@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -398,4 +399,45 @@ func (c *Client) JobCancel(ctx context.Context, id string) (Job, error) {
 func (c *Client) JobReceipts(ctx context.Context, id string) ([]json.RawMessage, error) {
 	var out []json.RawMessage
 	return out, c.call(ctx, http.MethodGet, "/jobs/"+url.PathEscape(id)+"/receipts", nil, &out)
+}
+
+// FindProviders lists the peers that DHT provider records name for cid
+// (timeout 0: the daemon's own bound).
+func (c *Client) FindProviders(ctx context.Context, cid string, timeout time.Duration) ([]string, error) {
+	var out Providers
+	err := c.call(ctx, http.MethodGet, "/routing/providers/"+url.PathEscape(cid)+timeoutQuery(timeout), nil, &out)
+	return out.Providers, err
+}
+
+// JobReputation lists the daemon's view of every executor: score and
+// quarantine.
+func (c *Client) JobReputation(ctx context.Context) ([]NodeReputation, error) {
+	var out []NodeReputation
+	err := c.call(ctx, http.MethodGet, "/reputation", nil, &out)
+	return out, err
+}
+
+// JobLogs reads a job's log stream, calling fn with each entry in order:
+// history events, then (once the job has ended) the accepted result's
+// stdout and stderr in chunks, then an "end" entry. With follow the
+// stream stays open until the job ends; without, it holds what there is
+// now. An error from fn stops the stream and is returned.
+func (c *Client) JobLogs(ctx context.Context, id string, follow bool, fn func(JobLogEntry) error) error {
+	resp, err := c.get(ctx, "/jobs/"+url.PathEscape(id)+"/logs?follow="+strconv.FormatBool(follow))
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 16*JobLogChunk) // a chunk, JSON-escaped, fits
+	for sc.Scan() {
+		var e JobLogEntry
+		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
+			return fmt.Errorf("job logs: %w", err)
+		}
+		if err := fn(e); err != nil {
+			return err
+		}
+	}
+	return sc.Err()
 }

@@ -143,6 +143,55 @@ type JobExecution struct {
 	Attempt int    `json:"attempt"`
 	Result  string `json:"result,omitempty"`
 	Reason  string `json:"reason,omitempty"`
+	// Reputation and Quarantined are the coordinator's current view of the
+	// node (see NodeReputation).
+	Reputation  float64 `json:"reputation"`
+	Quarantined bool    `json:"quarantined,omitempty"`
+}
+
+// JobLogEntry is one line of a job's log stream (GET /jobs/{id}/logs,
+// newline-delimited JSON): a history event, a chunk of the accepted
+// result's stdout or stderr, or the end of the log.
+type JobLogEntry struct {
+	// Kind is "event", "stdout", "stderr" or "end".
+	Kind string    `json:"kind"`
+	At   time.Time `json:"at,omitzero"`
+	// Event is the history entry (kind "event").
+	Event *JobEvent `json:"event,omitempty"`
+	// Data is a chunk of output (kinds "stdout" and "stderr"), at most
+	// JobLogChunk bytes.
+	Data []byte `json:"data,omitempty"`
+	// State and Reason are the job's final state (kind "end").
+	State  string `json:"state,omitempty"`
+	Reason string `json:"reason,omitempty"`
+}
+
+// JobLogChunk bounds the output carried by one JobLogEntry.
+const JobLogChunk = 32 << 10
+
+// NodeReputation is a coordinator's view of one executor: a score from
+// its agreements, disagreements (lies) and failures, decayed over time, and
+// its quarantine. Quarantined nodes get no jobs from this coordinator.
+type NodeReputation struct {
+	Node string `json:"node"`
+	// Score is in (0, 1): 0.5 for a node never judged.
+	Score         float64 `json:"score"`
+	Agreements    float64 `json:"agreements"`
+	Disagreements float64 `json:"disagreements"`
+	Failures      float64 `json:"failures"`
+	Quarantined   bool    `json:"quarantined"`
+	// QuarantinedUntil is when the current or last quarantine ends; absent
+	// for a node never quarantined. Quarantines counts them.
+	QuarantinedUntil *time.Time `json:"quarantined_until,omitempty"`
+	Quarantines      int        `json:"quarantines,omitempty"`
+	// Peer says whether the node is in this node's capability index now.
+	Peer bool `json:"peer"`
+}
+
+// Providers answers a DHT provider lookup.
+type Providers struct {
+	CID       string   `json:"cid"`
+	Providers []string `json:"providers"`
 }
 
 // JobEvent is one entry of a job's history: what happened and why.

@@ -9,6 +9,7 @@ import (
 	"mime"
 	"mime/multipart"
 	"net/http"
+	"net/http/pprof"
 	"strconv"
 	"time"
 
@@ -130,9 +131,21 @@ func NewAPI(b Backend, opts APIOptions) http.Handler {
 	route("GET "+v+"/jobs/{id}/receipts", "job_receipts", a.json(func(r *http.Request) (any, error) {
 		return nonNil(a.b.JobReceipts(r.Context(), r.PathValue("id")))
 	}))
+	route("GET "+v+"/pipeline/cache/{identity}/{segment}", "segment_cache_get", a.json(a.segmentCacheGet))
+	route("PUT "+v+"/pipeline/cache/{identity}/{segment}", "segment_cache_put", a.json(a.segmentCachePut))
+	route("GET "+v+"/jobs/{id}/logs", "job_logs", a.jobLogs)
+	route("GET "+v+"/routing/providers/{cid}", "find_providers", a.json(a.findProviders))
+	route("GET "+v+"/reputation", "reputation", a.json(a.reputation))
 	if opts.MetricsHandler != nil {
 		mux.Handle("GET /metrics", opts.MetricsHandler)
 	}
+	// Go's profiler, for operators on the (loopback) admin port, as Kubo
+	// serves it: go tool pprof http://API/debug/pprof/profile?seconds=10.
+	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+	mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeJSONError(w, r, fmt.Errorf("%w: no route %s %s (see docs/API.md)", ErrNotFound, r.Method, r.URL.Path))
 	})
@@ -502,6 +515,93 @@ func (a *apiServer) moduleAdd(r *http.Request) (any, error) {
 		return nil, bodyError(err, "module", maxModuleSize)
 	}
 	return a.b.ModuleAdd(r.Context(), data, name, version)
+}
+
+// ProviderFinder is the part of a node that looks up DHT provider records.
+type ProviderFinder interface {
+	// FindProviders lists the peers that provider records name for c,
+	// waiting at most until ctx ends.
+	FindProviders(ctx context.Context, c cid.Cid) ([]string, error)
+}
+
+// Reputations is the part of a node that scores executors.
+type Reputations interface {
+	// JobReputation reports the standing of every executor this node has
+	// judged or can ask for bids.
+	JobReputation(ctx context.Context) ([]api.NodeReputation, error)
+}
+
+// JobLogger is the part of a node that streams job logs.
+type JobLogger interface {
+	// JobLogs calls emit with the job's log entries in order: its history
+	// so far, then with follow each new history entry as it happens; once
+	// the job has ended, the accepted result's stdout and stderr in chunks
+	// of at most api.JobLogChunk bytes, and an "end" entry. Without follow
+	// it returns after what there is now. An unknown job is not found.
+	JobLogs(ctx context.Context, id string, follow bool, emit func(api.JobLogEntry) error) error
+}
+
+// jobLogs streams a job's log as newline-delimited JSON, each entry
+// flushed as it is written. An error after the first entry can only go
+// in the X-Stream-Error trailer.
+func (a *apiServer) jobLogs(w http.ResponseWriter, r *http.Request) {
+	jl, ok := a.b.(JobLogger)
+	if !ok {
+		writeJSONError(w, r, NotFound(errors.New("this node keeps no job logs")))
+		return
+	}
+	follow, err := boolParam(r, "follow", false)
+	if err != nil {
+		writeJSONError(w, r, err)
+		return
+	}
+	rc := http.NewResponseController(w)
+	started := false
+	enc := json.NewEncoder(w)
+	err = jl.JobLogs(r.Context(), r.PathValue("id"), follow, func(e api.JobLogEntry) error {
+		if !started {
+			started = true
+			w.Header().Set("Content-Type", "application/x-ndjson")
+			w.Header().Set("Trailer", "X-Stream-Error")
+			w.Header().Set("Cache-Control", "no-store")
+		}
+		if err := enc.Encode(e); err != nil {
+			return err
+		}
+		return rc.Flush()
+	})
+	switch {
+	case err == nil:
+	case !started:
+		writeJSONError(w, r, err)
+	default:
+		w.Header().Set("X-Stream-Error", err.Error())
+	}
+}
+
+func (a *apiServer) findProviders(r *http.Request) (any, error) {
+	pf, ok := a.b.(ProviderFinder)
+	if !ok {
+		return nil, NotFound(errors.New("this node does not look up providers"))
+	}
+	ctx, c, cancel, err := a.fetchRequest(r)
+	if err != nil {
+		return nil, err
+	}
+	defer cancel()
+	ids, err := pf.FindProviders(ctx, c)
+	if ids == nil {
+		ids = []string{}
+	}
+	return api.Providers{CID: c.String(), Providers: ids}, err
+}
+
+func (a *apiServer) reputation(r *http.Request) (any, error) {
+	rs, ok := a.b.(Reputations)
+	if !ok {
+		return nil, NotFound(errors.New("this node keeps no reputation"))
+	}
+	return nonNil(rs.JobReputation(r.Context()))
 }
 
 func (a *apiServer) jobSubmit(r *http.Request) (any, error) {

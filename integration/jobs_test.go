@@ -3,6 +3,7 @@ package integration
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -138,6 +139,57 @@ func TestLiarOutvoted(t *testing.T) {
 		if time.Since(start) > 5*time.Second {
 			t.Fatal("coordinator log has no disagreement verdict for the liar")
 		}
+	}
+
+	// Two more lies quarantine it (three in quick succession), which
+	// 'job reputation' and 'job describe' show; the next job refuses its
+	// bid and runs without it.
+	for i := 0; i < 2; i++ {
+		out := mustIPDM(t, "job", "run", "--repo", n0.Repo, "--module", "wordcount@1.0.0", "--input", input,
+			"--replicas", "4", "--quorum", "3", "--wait", "--id-only", "--", fmt.Sprint("again-", i))
+		id := strings.TrimSpace(out)
+		waitJob(t, n0, id, 10*time.Second, "judged", func(j api.Job) bool { return len(j.Agreeing)+len(j.Dissenting) == 4 })
+	}
+	var reps []api.NodeReputation
+	if err := json.Unmarshal([]byte(mustIPDM(t, "job", "reputation", "--json", "--repo", n0.Repo)), &reps); err != nil {
+		t.Fatal(err)
+	}
+	var liarRep, honestRep *api.NodeReputation
+	for i, r := range reps {
+		switch {
+		case r.Node == liar:
+			liarRep = &reps[i]
+		case r.Node == net.Nodes[1].PeerID:
+			honestRep = &reps[i]
+		}
+	}
+	if liarRep == nil || honestRep == nil || !liarRep.Quarantined || liarRep.QuarantinedUntil == nil ||
+		liarRep.Disagreements < 2.9 || honestRep.Quarantined || liarRep.Score >= honestRep.Score {
+		t.Fatalf("reputation after three lies: liar %+v, honest %+v", liarRep, honestRep)
+	}
+	if table := mustIPDM(t, "job", "reputation", "--repo", n0.Repo); !strings.Contains(table, liar) || !strings.Contains(table, "until ") {
+		t.Fatalf("job reputation does not show the quarantine:\n%s", table)
+	}
+	var next api.Job
+	out = mustIPDM(t, "job", "run", "--repo", n0.Repo, "--module", "wordcount@1.0.0", "--input", input,
+		"--replicas", "3", "--wait", "--json", "--", "after-quarantine")
+	if err := json.Unmarshal([]byte(out), &next); err != nil {
+		t.Fatal(err)
+	}
+	refused := false
+	for _, h := range next.History {
+		refused = refused || (h.Node == liar && strings.Contains(h.Detail, "quarantined"))
+	}
+	for _, x := range next.Executions {
+		if x.Node == liar {
+			t.Fatalf("quarantined liar executed a job: %+v", next.Executions)
+		}
+	}
+	if next.State != "completed" || !refused {
+		t.Fatalf("job after the quarantine: state %s, liar's bid refused as quarantined: %v\n%s", next.State, refused, history(next))
+	}
+	if d := mustIPDM(t, "job", "describe", "--repo", n0.Repo, j.ID); !strings.Contains(d, "QUARANTINED") {
+		t.Fatalf("job describe does not show the liar's quarantine:\n%s", d)
 	}
 }
 

@@ -38,7 +38,7 @@ func TestMain(m *testing.M) {
 }
 
 // startNet starts an n-node devnet that the test stops.
-func startNet(t *testing.T, n int, opts devnet.Options) *devnet.Net {
+func startNet(t testing.TB, n int, opts devnet.Options) *devnet.Net {
 	t.Helper()
 	opts.Binary, opts.Nodes = ipdmBin, n
 	if opts.Dir == "" {
@@ -76,7 +76,7 @@ func lastBytes(b []byte, n int) []byte {
 }
 
 // ipdm runs the CLI and returns stdout, stderr and the exit code.
-func ipdm(t *testing.T, stdin io.Reader, args ...string) (string, string, int) {
+func ipdm(t testing.TB, stdin io.Reader, args ...string) (string, string, int) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -95,7 +95,7 @@ func ipdm(t *testing.T, stdin io.Reader, args ...string) (string, string, int) {
 }
 
 // mustIPDM runs the CLI and fails the test on a non-zero exit.
-func mustIPDM(t *testing.T, args ...string) string {
+func mustIPDM(t testing.TB, args ...string) string {
 	t.Helper()
 	out, errs, code := ipdm(t, nil, args...)
 	if code != 0 {

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"time"
 
@@ -55,6 +57,9 @@ func (n *Node) newJobService(opts Options) (*service.Service, error) {
 		Blocks:      writer{n.bserv},
 		Has:         func(ctx context.Context, c cid.Cid) bool { ok, _ := n.blocks.Has(ctx, c); return ok },
 		ModuleBytes: n.ModuleBytes,
+		Providers: func(ctx context.Context, c cid.Cid) ([]string, error) {
+			return n.host.FindProviders(ctx, c, 20)
+		},
 		Pin: func(ctx context.Context, c cid.Cid) error {
 			_, err := n.PinAdd(ctx, c, true)
 			return err
@@ -65,8 +70,11 @@ func (n *Node) newJobService(opts Options) (*service.Service, error) {
 		Processing: processing,
 		Labels:     n.cfg.Labels,
 		Fault:      opts.Fault,
-		TempDir:    tmp,
-		Logger:     n.log,
+		Runners:    map[string]service.Runner{spec.RunnerSegment: n.runSegment},
+		// Executions are CPU-bound: one slot per core this process may use.
+		Slots:   max(runtime.GOMAXPROCS(0), 1),
+		TempDir: tmp,
+		Logger:  n.log,
 	})
 }
 
@@ -97,15 +105,20 @@ func (n *Node) JobSubmit(ctx context.Context, specBytes []byte, wait bool) (api.
 	if err != nil {
 		return api.Job{}, gateway.BadRequest(err)
 	}
-	ref := sp.Module.CID.String()
-	if !sp.Module.CID.Defined() {
-		ref = sp.Module.Name + "@" + sp.Module.Version
+	// A module named by CID that an earlier job here ran was resolved and
+	// validated then; its bytes have not changed since.
+	mc := sp.Module.CID
+	if !mc.Defined() || !n.jobs.KnownModule(mc) {
+		ref := sp.Module.CID.String()
+		if !sp.Module.CID.Defined() {
+			ref = sp.Module.Name + "@" + sp.Module.Version
+		}
+		mod, err := n.ModuleResolve(ctx, ref)
+		if err != nil {
+			return api.Job{}, err
+		}
+		mc, _ = cid.Decode(mod.CID)
 	}
-	mod, err := n.ModuleResolve(ctx, ref)
-	if err != nil {
-		return api.Job{}, err
-	}
-	mc, _ := cid.Decode(mod.CID)
 	id, err := n.jobs.Submit(ctx, sp, mc)
 	if err != nil {
 		return api.Job{}, gateway.BadRequest(err)
@@ -128,7 +141,7 @@ func (n *Node) JobDescribe(ctx context.Context, id string) (api.Job, error) {
 	if !ok {
 		return api.Job{}, gateway.NotFound(fmt.Errorf("%w: %s", service.ErrUnknownJob, id))
 	}
-	out := jobSummary(j)
+	out := jobSummary(j, n.jobs.Reputation)
 	out.PinnedOn = n.jobs.PinnedOn(id)
 	for _, h := range j.History {
 		out.History = append(out.History, api.JobEvent{At: h.At, Kind: h.Kind, Node: h.Node, Detail: h.Detail})
@@ -149,7 +162,8 @@ func (n *Node) JobDescribe(ctx context.Context, id string) (api.Job, error) {
 	return out, nil
 }
 
-func jobSummary(j state.Job) api.Job {
+// jobSummary describes j, with each executor's current standing.
+func jobSummary(j state.Job, standing func(node string) verify.Standing) api.Job {
 	out := api.Job{
 		ID: j.ID, State: string(j.Phase), Reason: j.Reason, Module: j.Module.String(),
 		Replicas: j.Spec.Replicas, Quorum: j.Spec.Quorum, Agreeing: j.Agreeing, Dissenting: j.Dissenting,
@@ -159,7 +173,11 @@ func jobSummary(j state.Job) api.Job {
 		out.Result = j.Result.String()
 	}
 	for _, x := range j.Executions {
-		e := api.JobExecution{Node: x.Node, State: string(x.State), Attempt: x.Attempt, Reason: x.Reason}
+		st := standing(x.Node)
+		e := api.JobExecution{
+			Node: x.Node, State: string(x.State), Attempt: x.Attempt, Reason: x.Reason,
+			Reputation: st.Score, Quarantined: st.Quarantined,
+		}
 		if x.Result.Defined() {
 			e.Result = x.Result.String()
 		}
@@ -197,7 +215,120 @@ func (n *Node) JobList(ctx context.Context) ([]api.Job, error) {
 	}
 	var out []api.Job
 	for _, j := range n.jobs.List() {
-		out = append(out, jobSummary(j))
+		out = append(out, jobSummary(j, n.jobs.Reputation))
+	}
+	return out, nil
+}
+
+// JobLogs streams a job's log: its history (as it happens, with follow)
+// and, once the job has ended, the accepted result's stdout and stderr in
+// chunks, then an "end" entry. Output exists only once a result is
+// accepted: the sandbox hands a module's streams over when its run ends.
+func (n *Node) JobLogs(ctx context.Context, id string, follow bool, emit func(api.JobLogEntry) error) error {
+	if n.jobs == nil {
+		return ErrOffline
+	}
+	next := 0 // absolute index of the next history entry to emit
+	for {
+		j, changed, final, err := n.jobs.Watch(id)
+		if err != nil {
+			return gateway.NotFound(err)
+		}
+		for i, h := range j.History {
+			if j.HistoryDropped+i < next {
+				continue
+			}
+			ev := api.JobEvent{At: h.At, Kind: h.Kind, Node: h.Node, Detail: h.Detail}
+			if err := emit(api.JobLogEntry{Kind: "event", At: h.At, Event: &ev}); err != nil {
+				return err
+			}
+		}
+		next = j.HistoryDropped + len(j.History)
+		if final {
+			if j.Result.Defined() {
+				for _, stream := range []string{"stdout", "stderr"} {
+					if err := n.emitResultFile(ctx, j.Result, stream, emit); err != nil {
+						return err
+					}
+				}
+			}
+			return emit(api.JobLogEntry{Kind: "end", At: j.Updated, State: string(j.Phase), Reason: j.Reason})
+		}
+		if !follow {
+			return nil
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// emitResultFile sends one file of a result directory in chunks.
+func (n *Node) emitResultFile(ctx context.Context, root cid.Cid, name string, emit func(api.JobLogEntry) error) error {
+	rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	nd, err := n.dag.Get(rctx, root)
+	if err != nil {
+		return err
+	}
+	pn, ok := nd.(*merkledag.ProtoNode)
+	if !ok {
+		return errors.New("result is not a directory")
+	}
+	lnk, err := pn.GetNodeLink(name)
+	if err != nil {
+		return nil // no such stream in this result
+	}
+	f, err := unixfs.Open(rctx, n.dag, lnk.Cid)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	buf := make([]byte, api.JobLogChunk)
+	for {
+		k, err := io.ReadFull(f, buf)
+		if k > 0 {
+			if eerr := emit(api.JobLogEntry{Kind: name, Data: slices.Clone(buf[:k])}); eerr != nil {
+				return eerr
+			}
+		}
+		switch {
+		case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+			return nil
+		case err != nil:
+			return err
+		}
+	}
+}
+
+// JobReputation reports this coordinator's view of every executor it has
+// judged or can ask for bids: score and quarantine, sorted by node ID.
+func (n *Node) JobReputation(ctx context.Context) ([]api.NodeReputation, error) {
+	if n.jobs == nil {
+		return nil, ErrOffline
+	}
+	standings := n.jobs.Reputations()
+	peers := map[string]bool{}
+	for _, p := range n.processingPeers() {
+		peers[p.ID] = true
+		if _, ok := standings[p.ID]; !ok {
+			standings[p.ID] = n.jobs.Reputation(p.ID)
+		}
+	}
+	out := make([]api.NodeReputation, 0, len(standings))
+	for _, id := range slices.Sorted(maps.Keys(standings)) {
+		st := standings[id]
+		r := api.NodeReputation{
+			Node: id, Score: st.Score, Agreements: st.Agreements, Disagreements: st.Disagreements,
+			Failures: st.Failures, Quarantined: st.Quarantined, Quarantines: st.Quarantines, Peer: peers[id],
+		}
+		if !st.Until.IsZero() {
+			until := st.Until
+			r.QuarantinedUntil = &until
+		}
+		out = append(out, r)
 	}
 	return out, nil
 }
@@ -242,11 +373,16 @@ func (n *Node) handlePin(ctx context.Context, from string, msg []byte) ([]byte, 
 		return nil, fmt.Errorf("pin: %w", err)
 	}
 	if max := n.cfg.StorageMaxBytes; max > 0 {
+		// Checked before the fetch (a full node says so at once) and during
+		// it, block by block: the pin is abandoned, and what it stored
+		// removed, rather than pass the cap.
 		if st, err := n.blocks.Stat(ctx); err == nil && st.Bytes >= max {
 			return nil, fmt.Errorf("%w: %d of %d bytes used", ErrStorageFull, st.Bytes, max)
 		}
-	}
-	if _, err := n.PinAdd(ctx, c, true); err != nil {
+		if err := n.pinCapped(ctx, c, max); err != nil {
+			return nil, fmt.Errorf("pin %s: %w", c, err)
+		}
+	} else if _, err := n.PinAdd(ctx, c, true); err != nil {
 		return nil, err
 	}
 	n.log.Info("pinned for peer", "cid", c, "peer", from)

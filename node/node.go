@@ -160,6 +160,7 @@ func (n *Node) Start(ctx context.Context) error {
 	n.host.Handle(protoModuleAnnounce, n.handleModuleAnnounce)
 	n.host.Handle(protoModuleResolve, n.handleModuleResolve)
 	n.host.Handle(protoPin, n.handlePin)
+	n.host.Handle(protoSegmentCache, n.handleSegmentCache)
 	if err := n.jobs.Start(ctx); err != nil {
 		return fmt.Errorf("start jobs: %w", err)
 	}

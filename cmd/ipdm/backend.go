@@ -49,6 +49,8 @@ type backend interface {
 	JobList(ctx context.Context) ([]api.Job, error)
 	JobCancel(ctx context.Context, id string) (api.Job, error)
 	JobReceipts(ctx context.Context, id string) ([]json.RawMessage, error)
+	SegmentCacheGet(ctx context.Context, identity, segment string) (api.SegmentCacheRecord, error)
+	SegmentCachePut(ctx context.Context, rec api.SegmentCacheRecord) error
 	Close() error
 }
 
@@ -120,6 +122,14 @@ func (r remote) GetTo(ctx context.Context, cid string, timeout time.Duration, ou
 type local struct{ n *node.Node }
 
 func (l local) Close() error { return l.n.Close() }
+
+func (l local) SegmentCacheGet(ctx context.Context, identity, segment string) (api.SegmentCacheRecord, error) {
+	return l.n.SegmentCacheGet(ctx, identity, segment)
+}
+
+func (l local) SegmentCachePut(ctx context.Context, rec api.SegmentCacheRecord) error {
+	return l.n.SegmentCachePut(ctx, rec)
+}
 
 func withTimeout(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
 	if d <= 0 {

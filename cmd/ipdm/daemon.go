@@ -22,7 +22,7 @@ func cmdDaemon(ctx context.Context, e env) error {
 	var cf configFlags
 	cf.register(f)
 	initIfMissing := f.Bool("init", false, "initialize the repo first when it does not exist")
-	fault := f.String("fault", "", "TEST ONLY: 'lie' makes this node report wrong job results, to watch detection work")
+	fault := f.String("fault", "", "TEST ONLY: 'lie' makes this node report wrong job results, to watch detection work; 'hide-inputs' makes its bids never claim local inputs (so locality comes from DHT provider records only)")
 	args, err := f.parse(e.args)
 	if err != nil {
 		return err

@@ -127,6 +127,9 @@ func cmdDemo(ctx context.Context, e env) error {
 	if err := demoJob(ctx, out, net); err != nil {
 		return err
 	}
+	if err := demoPipeline(ctx, out, net); err != nil {
+		return err
+	}
 	fmt.Fprintf(out, "\ndemo finished in %s\n", time.Since(t0).Round(time.Millisecond))
 	return net.Stop()
 }

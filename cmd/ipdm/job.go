@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -16,7 +17,7 @@ import (
 
 func cmdJob(ctx context.Context, e env) error {
 	if len(e.args) == 0 {
-		return usagef("job needs run, list, describe, cancel, receipts or verify")
+		return usagef("job needs run, list, describe, logs, get, cancel, receipts, verify or reputation")
 	}
 	sub, rest := e.args[0], e.args[1:]
 	switch sub {
@@ -24,18 +25,20 @@ func cmdJob(ctx context.Context, e env) error {
 		return jobRun(ctx, e, rest)
 	case "verify":
 		return jobVerify(e, rest)
-	case "list", "describe", "cancel", "receipts", "logs", "get":
+	case "list", "describe", "cancel", "receipts", "logs", "get", "reputation":
 	default:
 		return usagef("unknown job command %q", sub)
 	}
 	f := newFlags("job "+sub, e)
 	out := f.String("o", "", "job get: where to save the result directory (default: the result CID)")
+	follow := f.Bool("follow", false, "job logs: keep streaming until the job ends")
 	args, err := f.parse(rest)
 	if err != nil {
 		return err
 	}
-	if (sub == "list") != (len(args) == 0) || len(args) > 1 {
-		return usagef("job %s takes %s", sub, map[bool]string{true: "no arguments", false: "one job ID"}[sub == "list"])
+	noArgs := sub == "list" || sub == "reputation"
+	if noArgs != (len(args) == 0) || len(args) > 1 {
+		return usagef("job %s takes %s", sub, map[bool]string{true: "no arguments", false: "one job ID"}[noArgs])
 	}
 	b, ctx, done, err := f.open(ctx)
 	if err != nil {
@@ -43,6 +46,8 @@ func cmdJob(ctx context.Context, e env) error {
 	}
 	defer done()
 	switch sub {
+	case "reputation":
+		return jobReputation(ctx, e, b, f.json)
 	case "list":
 		jobs, err := b.JobList(ctx)
 		if err != nil {
@@ -57,7 +62,9 @@ func cmdJob(ctx context.Context, e env) error {
 			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\n", j.ID, j.State, j.Replicas, j.Result)
 		}
 		return tw.Flush()
-	case "describe", "logs":
+	case "logs":
+		return jobLogs(ctx, e, b, args[0], *follow, f.json)
+	case "describe":
 		j, err := b.JobDescribe(ctx, args[0])
 		if err != nil {
 			return err
@@ -65,9 +72,7 @@ func cmdJob(ctx context.Context, e env) error {
 		if f.json {
 			return printJSON(e.stdout, j)
 		}
-		if sub == "describe" {
-			printJob(e.stdout, j)
-		}
+		printJob(e.stdout, j)
 		for _, h := range j.History {
 			fmt.Fprintf(e.stdout, "%s %-14s %s %s\n", h.At.Format("15:04:05.000"), h.Kind, shortID(h.Node), h.Detail)
 		}
@@ -125,7 +130,11 @@ func printJob(w io.Writer, j api.Job) {
 		fmt.Fprintf(w, "agreeing: %d nodes, dissenting: %d %v\n", len(j.Agreeing), len(j.Dissenting), j.Dissenting)
 	}
 	for _, x := range j.Executions {
-		fmt.Fprintf(w, "  %s  %-9s attempt %d %s %s\n", x.Node, x.State, x.Attempt, x.Result, x.Reason)
+		standing := fmt.Sprintf("reputation %.2f", x.Reputation)
+		if x.Quarantined {
+			standing += " QUARANTINED"
+		}
+		fmt.Fprintf(w, "  %s  %-9s attempt %d (%s) %s %s\n", x.Node, x.State, x.Attempt, standing, x.Result, x.Reason)
 	}
 	if j.Stdout != "" {
 		fmt.Fprintf(w, "stdout:\n%s", j.Stdout)
@@ -278,4 +287,84 @@ func followJob(ctx context.Context, w io.Writer, b backend, id string) (api.Job,
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// reputationBackend is a backend that reports executor reputation.
+type reputationBackend interface {
+	JobReputation(ctx context.Context) ([]api.NodeReputation, error)
+}
+
+func (l local) JobReputation(ctx context.Context) ([]api.NodeReputation, error) {
+	return l.n.JobReputation(ctx)
+}
+
+// jobReputation prints the coordinator's view of every executor: score,
+// the decayed counts behind it, and quarantine.
+func jobReputation(ctx context.Context, e env, b backend, asJSON bool) error {
+	rb, ok := b.(reputationBackend)
+	if !ok {
+		return errors.New("job reputation: this backend keeps no reputation")
+	}
+	rs, err := rb.JobReputation(ctx)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		return printJSON(e.stdout, rs)
+	}
+	tw := tabwriter.NewWriter(e.stdout, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NODE\tSCORE\tAGREED\tDISAGREED\tFAILED\tQUARANTINE")
+	for _, r := range rs {
+		q := "-"
+		switch {
+		case r.Quarantined:
+			q = "until " + r.QuarantinedUntil.Local().Format(time.DateTime)
+		case r.Quarantines > 0:
+			q = fmt.Sprintf("released (%d so far)", r.Quarantines)
+		}
+		node := r.Node
+		if !r.Peer {
+			node += " (gone)"
+		}
+		fmt.Fprintf(tw, "%s\t%.2f\t%.1f\t%.1f\t%.1f\t%s\n", node, r.Score, r.Agreements, r.Disagreements, r.Failures, q)
+	}
+	return tw.Flush()
+}
+
+// logsBackend is a backend that streams job logs.
+type logsBackend interface {
+	JobLogs(ctx context.Context, id string, follow bool, fn func(api.JobLogEntry) error) error
+}
+
+func (l local) JobLogs(ctx context.Context, id string, follow bool, fn func(api.JobLogEntry) error) error {
+	return l.n.JobLogs(ctx, id, follow, fn)
+}
+
+// jobLogs prints a job's log: history lines, then the accepted result's
+// stdout (to stdout) and stderr (to stderr), then how the job ended; with
+// follow, as it happens until the job ends.
+func jobLogs(ctx context.Context, e env, b backend, id string, follow, asJSON bool) error {
+	lb, ok := b.(logsBackend)
+	if !ok {
+		return errors.New("job logs: this backend keeps no job logs")
+	}
+	enc := json.NewEncoder(e.stdout)
+	return lb.JobLogs(ctx, id, follow, func(l api.JobLogEntry) error {
+		if asJSON {
+			return enc.Encode(l)
+		}
+		var err error
+		switch l.Kind {
+		case "event":
+			h := l.Event
+			_, err = fmt.Fprintf(e.stdout, "%s %-14s %s %s\n", h.At.Format("15:04:05.000"), h.Kind, shortID(h.Node), h.Detail)
+		case "stdout":
+			_, err = e.stdout.Write(l.Data)
+		case "stderr":
+			_, err = e.stderr.Write(l.Data)
+		case "end":
+			_, err = fmt.Fprintf(e.stdout, "job %s %s %s\n", id, l.State, l.Reason)
+		}
+		return err
+	})
 }
