@@ -14,6 +14,7 @@ import (
 	erc20transfers "github.com/ipdm/ipdm/examples/erc20-transfers"
 	"github.com/ipdm/ipdm/pipeline/engine"
 	"github.com/ipdm/ipdm/pipeline/manifest"
+	"github.com/ipdm/ipdm/pipeline/sink"
 	"github.com/ipdm/ipdm/pipeline/source"
 	"github.com/ipdm/ipdm/pipeline/store"
 )
@@ -66,7 +67,7 @@ func demoPipeline(ctx context.Context, out io.Writer, net *devnet.Net) error {
 
 	count := map[string]int{}
 	for _, r := range rows.rows {
-		if r.Table != plan.Output {
+		if r.Table != engine.TableName(plan.Output) {
 			continue
 		}
 		var t struct {
@@ -104,7 +105,7 @@ func demoPipeline(ctx context.Context, out io.Writer, net *devnet.Net) error {
 // collectSink keeps the rows of a run in memory.
 type collectSink struct{ rows []engine.Row }
 
-func (s *collectSink) Write(_ context.Context, rows []engine.Row, _ uint64, _ string) error {
+func (s *collectSink) Write(_ context.Context, rows []engine.Row, _ sink.Cursor) error {
 	s.rows = append(s.rows, rows...)
 	return nil
 }

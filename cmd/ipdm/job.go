@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -342,13 +343,17 @@ func (l local) JobLogs(ctx context.Context, id string, follow bool, fn func(api.
 
 // jobLogs prints a job's log: history lines, then the accepted result's
 // stdout (to stdout) and stderr (to stderr), then how the job ended; with
-// follow, as it happens until the job ends.
+// follow, as it happens until the job ends, with the executors' live
+// output as their modules write it (each line prefixed with the node when
+// the job has more than one executor).
 func jobLogs(ctx context.Context, e env, b backend, id string, follow, asJSON bool) error {
 	lb, ok := b.(logsBackend)
 	if !ok {
 		return errors.New("job logs: this backend keeps no job logs")
 	}
 	enc := json.NewEncoder(e.stdout)
+	executors := map[string]bool{}
+	live := map[[2]string]*linePrefixer{} // by node and stream
 	return lb.JobLogs(ctx, id, follow, func(l api.JobLogEntry) error {
 		if asJSON {
 			return enc.Encode(l)
@@ -357,14 +362,54 @@ func jobLogs(ctx context.Context, e env, b backend, id string, follow, asJSON bo
 		switch l.Kind {
 		case "event":
 			h := l.Event
+			if h.Kind == "assign" && h.Node != "" {
+				executors[h.Node] = true
+			}
 			_, err = fmt.Fprintf(e.stdout, "%s %-14s %s %s\n", h.At.Format("15:04:05.000"), h.Kind, shortID(h.Node), h.Detail)
-		case "stdout":
-			_, err = e.stdout.Write(l.Data)
-		case "stderr":
-			_, err = e.stderr.Write(l.Data)
+		case "stdout", "stderr":
+			w := e.stdout
+			if l.Kind == "stderr" {
+				w = e.stderr
+			}
+			if l.Node == "" || len(executors) < 2 {
+				_, err = w.Write(l.Data)
+				break
+			}
+			k := [2]string{l.Node, l.Kind}
+			if live[k] == nil {
+				live[k] = &linePrefixer{w: w, prefix: "[" + shortID(l.Node) + "] ", atStart: true}
+			}
+			_, err = live[k].Write(l.Data)
 		case "end":
 			_, err = fmt.Fprintf(e.stdout, "job %s %s %s\n", id, l.State, l.Reason)
 		}
 		return err
 	})
+}
+
+// linePrefixer writes prefix before each line it writes.
+type linePrefixer struct {
+	w       io.Writer
+	prefix  string
+	atStart bool
+}
+
+func (p *linePrefixer) Write(b []byte) (int, error) {
+	n := len(b)
+	var out []byte
+	for len(b) > 0 {
+		if p.atStart {
+			out = append(out, p.prefix...)
+		}
+		i := bytes.IndexByte(b, '\n')
+		if i < 0 {
+			out, b, p.atStart = append(out, b...), nil, false
+			break
+		}
+		out, b, p.atStart = append(out, b[:i+1]...), b[i+1:], true
+	}
+	if _, err := p.w.Write(out); err != nil {
+		return 0, err
+	}
+	return n, nil
 }

@@ -152,7 +152,7 @@ func pipelineRun(ctx context.Context, e env, args []string) error {
 	var after *uint64
 	var sk sink.Sink
 	if *snk != "" {
-		sk, err = sink.Open(ctx, *snk, sink.Options{Name: plan.Manifest.Name, Table: plan.Output})
+		sk, err = sink.Open(ctx, *snk, sink.Options{Name: plan.Manifest.Name, Table: engine.TableName(plan.Output)})
 		if err != nil {
 			return err
 		}
@@ -230,7 +230,7 @@ func pipelineRun(ctx context.Context, e env, args []string) error {
 		cfg.Executor = &engine.Local{Runtime: rt}
 	}
 	if sk != nil {
-		cfg.Sink = sinkAdapter{sk}
+		cfg.Sink = sk
 	}
 	cfg.Progress = func(p engine.Progress) {
 		mu.Lock()
@@ -406,24 +406,6 @@ func blockData(u source.Unit, kinds []manifest.SourceKind) (engine.BlockData, er
 	return bd, nil
 }
 
-// sinkAdapter writes engine rows to a sink. Module, window and rule
-// names may hold '-', which table names may not: it becomes '_'.
-type sinkAdapter struct{ s sink.Sink }
-
-func (a sinkAdapter) Write(ctx context.Context, rows []engine.Row, through uint64, ref string) error {
-	out := make([]sink.Row, len(rows))
-	for i, r := range rows {
-		out[i] = sink.Row{Table: tableName(r.Table), Block: r.Block, Index: r.Index, JSON: r.JSON}
-	}
-	return a.s.Write(ctx, out, sink.Cursor{Number: through, Hash: ref})
-}
-
-func (a sinkAdapter) Undo(ctx context.Context, to uint64, ref string) error {
-	return a.s.Undo(ctx, sink.Cursor{Number: to, Hash: ref})
-}
-
-func tableName(s string) string { return strings.ReplaceAll(s, "-", "_") }
-
 // pipelineFollow processes the chain block by block as it grows, in this
 // process, undoing reorganised blocks in the sink. A restart resumes after
 // the sink's cursor: store states are rebuilt by a backfill up to it (from
@@ -439,7 +421,7 @@ func pipelineFollow(ctx context.Context, e env, plan *engine.Plan, src string, f
 	if n := len(plan.Manifest.Windows) + len(plan.Manifest.Rules); n > 0 {
 		fmt.Fprintf(e.stderr, "note: the manifest's %d windows and rules are computed in backfill runs only, not while following the head\n", n)
 	}
-	fl := &engine.Follower{Plan: plan, Executor: local, Sink: sinkAdapter{sk}}
+	fl := &engine.Follower{Plan: plan, Executor: local, Sink: sk}
 	var after *source.Cursor
 	if c, ok, err := sk.Cursor(ctx); err != nil {
 		return err

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 
 	"github.com/ipdm/ipdm/pipeline/abi"
 	"github.com/ipdm/ipdm/pipeline/manifest"
+	"github.com/ipdm/ipdm/pipeline/sink"
 	"github.com/ipdm/ipdm/storage/blocks"
 	"github.com/ipdm/ipdm/storage/unixfs"
 )
@@ -60,19 +62,20 @@ type Cache interface {
 type Block = BlockData
 
 // Row is one row for a sink: the output module's records, window results
-// and rule matches, in block order.
-type Row struct {
-	Table string
-	Block uint64
-	Index int
-	JSON  []byte
-}
+// and rule matches, in block order. Table is the module, window or rule
+// name with '-' made '_' (see TableName).
+type Row = sink.Row
 
 // Sink receives rows. Write commits the rows of blocks up to and including
-// through (a block number with its reference) atomically with that cursor.
+// through (a block number with its reference) atomically with that
+// cursor; every sink of package sink is one.
 type Sink interface {
-	Write(ctx context.Context, rows []Row, through uint64, ref string) error
+	Write(ctx context.Context, rows []Row, through sink.Cursor) error
 }
+
+// TableName is the sink table of a module, window or rule: its name with
+// '-' (allowed in names, not in table names) made '_'.
+func TableName(name string) string { return strings.ReplaceAll(name, "-", "_") }
 
 // Config is one backfill run.
 type Config struct {
@@ -220,7 +223,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 			for i, rec := range recs {
 				all.Write(rec)
 				all.WriteByte('\n')
-				rows = append(rows, Row{Table: p.Output, Block: bo.Number, Index: i, JSON: rec})
+				rows = append(rows, Row{Table: TableName(p.Output), Block: bo.Number, Index: i, JSON: rec})
 			}
 			res.Rows += len(recs)
 		}
@@ -252,7 +255,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 			ref = bs[len(bs)-1].Ref
 		}
 		sortRows(rows)
-		if err := cfg.Sink.Write(ctx, rows, seg.End, ref); err != nil {
+		if err := cfg.Sink.Write(ctx, rows, sink.Cursor{Number: seg.End, Hash: ref}); err != nil {
 			return fmt.Errorf("pipeline: sink: %w", err)
 		}
 		return nil

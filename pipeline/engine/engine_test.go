@@ -16,6 +16,7 @@ import (
 
 	"github.com/ipdm/ipdm/pipeline/abi"
 	"github.com/ipdm/ipdm/pipeline/manifest"
+	"github.com/ipdm/ipdm/pipeline/sink"
 	"github.com/ipdm/ipdm/wasm"
 )
 
@@ -208,9 +209,9 @@ type memSink struct {
 	through []uint64
 }
 
-func (s *memSink) Write(_ context.Context, rows []Row, through uint64, _ string) error {
+func (s *memSink) Write(_ context.Context, rows []Row, through sink.Cursor) error {
 	s.rows = append(s.rows, rows...)
-	s.through = append(s.through, through)
+	s.through = append(s.through, through.Number)
 	return nil
 }
 
@@ -479,7 +480,7 @@ func FuzzDecodeTask(f *testing.F) {
 
 type failingSink struct{}
 
-func (failingSink) Write(context.Context, []Row, uint64, string) error {
+func (failingSink) Write(context.Context, []Row, sink.Cursor) error {
 	return errors.New("disk on fire")
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/ipdm/ipdm/pipeline/manifest"
+	"github.com/ipdm/ipdm/pipeline/sink"
 )
 
 // DefaultMaxUndo is how many recent blocks Follow can undo.
@@ -14,7 +15,7 @@ const DefaultMaxUndo = 128
 // block, atomically with moving its cursor there (for chain reorgs).
 type UndoSink interface {
 	Sink
-	Undo(ctx context.Context, to uint64, ref string) error
+	Undo(ctx context.Context, to sink.Cursor) error
 }
 
 // Event is one step of a live chain: a new block, or an undo of every
@@ -81,7 +82,7 @@ func (f *Follower) undo(ctx context.Context, to uint64, ref string) error {
 		i--
 	}
 	if i == len(f.history) {
-		return f.Sink.Undo(ctx, to, ref) // nothing processed after it
+		return f.Sink.Undo(ctx, sink.Cursor{Number: to, Hash: ref}) // nothing processed after it
 	}
 	if i == 0 && len(f.history) == f.MaxUndo {
 		return fmt.Errorf("pipeline: reorg back to block %d is deeper than the %d blocks kept for undo", to, f.MaxUndo)
@@ -96,7 +97,7 @@ func (f *Follower) undo(ctx context.Context, to uint64, ref string) error {
 		f.live[name] = st
 	}
 	f.history = f.history[:i]
-	return f.Sink.Undo(ctx, to, ref)
+	return f.Sink.Undo(ctx, sink.Cursor{Number: to, Hash: ref})
 }
 
 func (f *Follower) block(ctx context.Context, bd BlockData) error {
@@ -150,10 +151,10 @@ func (f *Follower) block(ctx context.Context, bd BlockData) error {
 			return err
 		}
 		for i, rec := range recs {
-			rows = append(rows, Row{Table: f.Plan.Output, Block: bd.Number, Index: i, JSON: rec})
+			rows = append(rows, Row{Table: TableName(f.Plan.Output), Block: bd.Number, Index: i, JSON: rec})
 		}
 	}
-	if err := f.Sink.Write(ctx, rows, bd.Number, bd.Ref); err != nil {
+	if err := f.Sink.Write(ctx, rows, sink.Cursor{Number: bd.Number, Hash: bd.Ref}); err != nil {
 		return fmt.Errorf("pipeline: sink: %w", err)
 	}
 	f.history = append(f.history, point)

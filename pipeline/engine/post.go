@@ -103,7 +103,7 @@ func (pp *postProcessor) flush() ([]Row, error) {
 
 func appendResults(rows []Row, table string, res []window.Output) []Row {
 	for _, r := range res {
-		rows = append(rows, Row{Table: table, Block: r.Block, JSON: r.JSON})
+		rows = append(rows, Row{Table: TableName(table), Block: r.Block, JSON: r.JSON})
 	}
 	return rows
 }

@@ -25,10 +25,9 @@ const (
 // row holding exactly the row's JSON. See the package documentation for the
 // file layout and the commit protocol.
 type JSONL struct {
-	mu       sync.Mutex
-	path     string
-	readOnly bool
-	closed   bool
+	mu   sync.Mutex
+	path string
+	access
 
 	st    state               // the committed state
 	index *os.File            // PATH.ipdm-index
@@ -56,7 +55,7 @@ func openJSONL(ctx context.Context, path string, opts Options, readOnly bool) (*
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	s := &JSONL{path: path, readOnly: readOnly, files: map[string]*os.File{}}
+	s := &JSONL{path: path, access: access{readOnly: readOnly}, files: map[string]*os.File{}}
 	if err := s.open(opts); err != nil {
 		s.closeFiles()
 		return nil, fmt.Errorf("sink: jsonl %s: %w", path, err)
@@ -245,16 +244,6 @@ func (s *JSONL) cursor() (Cursor, bool) {
 	return Cursor{Number: s.st.Cursor.Number, Hash: s.st.Cursor.Hash}, true
 }
 
-func (s *JSONL) writable() error {
-	switch {
-	case s.closed:
-		return ErrClosed
-	case s.readOnly:
-		return ErrReadOnly
-	}
-	return nil
-}
-
 // Write appends rows and moves the cursor to through (see Sink). Rows are
 // appended to the table files and the index, the files synced, then the
 // cursor file replaced: the rename is the commit.
@@ -380,11 +369,8 @@ func (s *JSONL) write(rows []Row, through Cursor, advance bool) error {
 func (s *JSONL) Undo(ctx context.Context, to Cursor) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.writable(); err != nil {
+	if err := s.undoable(to); err != nil {
 		return err
-	}
-	if to.Number > maxBlock {
-		return fmt.Errorf("sink: %w: undo to block %d exceeds 2^63-1", ErrInvalidBatch, to.Number)
 	}
 	cur, has := s.cursor()
 	if !has || to.Number > cur.Number || to == cur {

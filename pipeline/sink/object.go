@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"unicode/utf8"
+
+	"github.com/ipdm/ipdm/pipeline/internal/jsontext"
 )
 
 // kind is the JSON kind of a column's values, as stored in the kind column
@@ -190,46 +192,7 @@ func unquote(tok []byte) (string, error) {
 }
 
 // appendString appends s as a JSON string escaped the way encoding/json
-// does with HTML escaping off (as module guest libraries encode rows):
-// quote, backslash and control characters escaped, U+2028 and U+2029 as
-// \u escapes, everything else verbatim.
+// does with HTML escaping off, as module guest libraries encode rows.
 func appendString(out []byte, s string) []byte {
-	const hexDigits = "0123456789abcdef"
-	out = append(out, '"')
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			switch {
-			case c == '"' || c == '\\':
-				out = append(out, '\\', c)
-			case c == '\n':
-				out = append(out, '\\', 'n')
-			case c == '\r':
-				out = append(out, '\\', 'r')
-			case c == '\t':
-				out = append(out, '\\', 't')
-			case c == '\b':
-				out = append(out, '\\', 'b')
-			case c == '\f':
-				out = append(out, '\\', 'f')
-			case c < 0x20:
-				out = append(out, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			default:
-				out = append(out, c)
-			}
-			i++
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		switch {
-		case r == utf8.RuneError && size == 1:
-			out = append(out, `\ufffd`...)
-		case r == '\u2028' || r == '\u2029':
-			out = append(out, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
-		default:
-			out = append(out, s[i:i+size]...)
-		}
-		i += size
-	}
-	return append(out, '"')
+	return jsontext.AppendString(out, s, jsontext.EncodingJSON)
 }

@@ -36,7 +36,7 @@ func openPostgres(ctx context.Context, dsn string, opts Options, readOnly bool) 
 		d.close()
 		return nil, fmt.Errorf("sink: postgres: open: %w", err)
 	}
-	return &SQL{d: d, name: opts.name(), batchRows: opts.batchRows(), readOnly: readOnly, noNUL: true}, nil
+	return &SQL{d: d, name: opts.name(), batchRows: opts.batchRows(), access: access{readOnly: readOnly}, noNUL: true}, nil
 }
 
 type pgDB struct {

@@ -269,6 +269,36 @@ func checkTableName(s string) error {
 	return nil
 }
 
+// access is what every sink checks before it acts: whether it was opened
+// read-only and whether it has been closed. The sink's mutex guards it.
+type access struct {
+	readOnly bool
+	closed   bool
+}
+
+// writable returns ErrClosed or ErrReadOnly when the sink cannot change.
+func (a *access) writable() error {
+	switch {
+	case a.closed:
+		return ErrClosed
+	case a.readOnly:
+		return ErrReadOnly
+	}
+	return nil
+}
+
+// undoable checks what every sink requires of an Undo: the sink is
+// writable and to is in BIGINT range.
+func (a *access) undoable(to Cursor) error {
+	if err := a.writable(); err != nil {
+		return err
+	}
+	if to.Number > maxBlock {
+		return fmt.Errorf("sink: %w: undo to block %d exceeds 2^63-1", ErrInvalidBatch, to.Number)
+	}
+	return nil
+}
+
 // checkBatch checks what every sink requires of a Write: valid table names,
 // indexes in range, block numbers in BIGINT range, and rows sorted by block
 // and by index within each table, none above through.

@@ -19,8 +19,7 @@ type SQL struct {
 	d         dialect
 	name      string
 	batchRows int
-	readOnly  bool
-	closed    bool
+	access
 	// noNUL rejects strings containing U+0000, which PostgreSQL TEXT
 	// cannot hold.
 	noNUL bool
@@ -106,11 +105,8 @@ func (s *SQL) Write(ctx context.Context, rows []Row, through Cursor) error {
 func (s *SQL) Undo(ctx context.Context, to Cursor) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.writable(); err != nil {
+	if err := s.undoable(to); err != nil {
 		return err
-	}
-	if to.Number > maxBlock {
-		return fmt.Errorf("sink: %w: undo to block %d exceeds 2^63-1", ErrInvalidBatch, to.Number)
 	}
 	if err := s.ready(ctx); err != nil {
 		return err
@@ -174,16 +170,6 @@ func (s *SQL) Close() error {
 	}
 	s.closed = true
 	return s.d.close()
-}
-
-func (s *SQL) writable() error {
-	switch {
-	case s.closed:
-		return ErrClosed
-	case s.readOnly:
-		return ErrReadOnly
-	}
-	return nil
 }
 
 // ready loads the metadata cache if needed.

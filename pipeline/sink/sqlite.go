@@ -63,7 +63,7 @@ func openSQLite(ctx context.Context, path string, opts Options, readOnly bool) (
 		db.Close()
 		return nil, fmt.Errorf("sink: sqlite: open %s: %w", path, err)
 	}
-	return &SQL{d: d, name: opts.name(), batchRows: opts.batchRows(), readOnly: readOnly}, nil
+	return &SQL{d: d, name: opts.name(), batchRows: opts.batchRows(), access: access{readOnly: readOnly}}, nil
 }
 
 type sqliteDB struct {

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"unicode/utf16"
 	"unicode/utf8"
+
+	"github.com/ipdm/ipdm/pipeline/internal/jsontext"
 )
 
 // maxJSONDepth bounds the nesting of JSON values re-encoded by canonicalJSON.
@@ -271,43 +273,10 @@ func (c *canon) hex4(at int) (rune, bool) {
 	return r, true
 }
 
-// appendJSONString appends s as a JSON string escaped as encoding/json does
-// without HTML escaping — quote, backslash and control characters escaped,
-// U+2028 and U+2029 escaped — except that invalid UTF-8 becomes the U+FFFD
-// character itself rather than its escape, so re-encoding is idempotent.
+// appendJSONString appends s as a JSON string with the canonical escaping:
+// as encoding/json without HTML escaping, but \b and \f as \u0008 and
+// \u000c and invalid UTF-8 as the U+FFFD character itself, so re-encoding
+// is idempotent. Content IDs depend on these bytes: never change the rules.
 func appendJSONString(out []byte, s string) []byte {
-	const hexDigits = "0123456789abcdef"
-	out = append(out, '"')
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			switch {
-			case c == '"' || c == '\\':
-				out = append(out, '\\', c)
-			case c == '\n':
-				out = append(out, '\\', 'n')
-			case c == '\r':
-				out = append(out, '\\', 'r')
-			case c == '\t':
-				out = append(out, '\\', 't')
-			case c < 0x20:
-				out = append(out, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			default:
-				out = append(out, c)
-			}
-			i++
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		switch {
-		case r == utf8.RuneError && size == 1:
-			out = utf8.AppendRune(out, utf8.RuneError)
-		case r == '\u2028' || r == '\u2029':
-			out = append(out, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
-		default:
-			out = append(out, s[i:i+size]...)
-		}
-		i += size
-	}
-	return append(out, '"')
+	return jsontext.AppendString(out, s, jsontext.Canonical)
 }

@@ -68,6 +68,33 @@ type etlLog struct {
 	BlockTimestamp   json.Number `json:"block_timestamp"`
 }
 
+// etlRecord is one decoded line of an ethereum-etl export.
+type etlRecord interface {
+	// recordType returns the line's "type" field, which is optional, and
+	// the type the export holds.
+	recordType() (got, want string)
+}
+
+func (w *etlBlock) recordType() (string, string) { return w.Type, "block" }
+func (w *etlTx) recordType() (string, string)    { return w.Type, "transaction" }
+func (w *etlLog) recordType() (string, string)   { return w.Type, "log" }
+
+// decodeRecord decodes one line of an export into w and checks its type.
+func decodeRecord(line []byte, w etlRecord) error {
+	if err := json.Unmarshal(line, w); err != nil {
+		return err
+	}
+	return checkType(w)
+}
+
+// checkType rejects a record whose "type" names another kind of record.
+func checkType(w etlRecord) error {
+	if got, want := w.recordType(); got != "" && got != want {
+		return ferr("type", fmt.Errorf("%q is not %q", clip(got), want))
+	}
+	return nil
+}
+
 // etlGroup collects one block's rows while reading.
 type etlGroup struct {
 	block   Block
@@ -134,11 +161,8 @@ func DecodeETL(blocks, transactions, logs io.Reader) ([]Block, error) {
 		const input = "ethereum-etl transactions"
 		if err := readLines(transactions, input, func(line []byte, n int) error {
 			var w etlTx
-			if err := json.Unmarshal(line, &w); err != nil {
+			if err := decodeRecord(line, &w); err != nil {
 				return at(input, n, 0, false, err)
-			}
-			if w.Type != "" && w.Type != "transaction" {
-				return at(input, n, 0, false, ferr("type", fmt.Errorf("%q is not \"transaction\"", clip(w.Type))))
 			}
 			g, err := lookup(input, n, w.BlockNumber, w.BlockHash)
 			if err != nil {
@@ -161,11 +185,8 @@ func DecodeETL(blocks, transactions, logs io.Reader) ([]Block, error) {
 	}
 	if err := readLines(logs, logInput, func(line []byte, n int) error {
 		var w etlLog
-		if err := json.Unmarshal(line, &w); err != nil {
+		if err := decodeRecord(line, &w); err != nil {
 			return at(logInput, n, 0, false, err)
-		}
-		if w.Type != "" && w.Type != "log" {
-			return at(logInput, n, 0, false, ferr("type", fmt.Errorf("%q is not \"log\"", clip(w.Type))))
 		}
 		g, err := lookup(logInput, n, w.BlockNumber, w.BlockHash)
 		if err != nil {
@@ -181,15 +202,10 @@ func DecodeETL(blocks, transactions, logs io.Reader) ([]Block, error) {
 	}); err != nil {
 		return nil, err
 	}
-
-	out := make([]Block, 0, len(groups))
-	for _, g := range groups {
-		if err := g.finish(); err != nil {
-			return nil, err
-		}
-		out = append(out, g.block)
+	out, err := finishGroups(groups)
+	if err != nil {
+		return nil, err
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Number < out[j].Number })
 	for i := 1; i < len(out); i++ {
 		if out[i].Number == out[i-1].Number+1 && out[i].ParentHash != out[i-1].Hash {
 			return nil, at("ethereum-etl blocks", 0, out[i].Number, true,
@@ -214,11 +230,8 @@ func DecodeETLLogs(logs io.Reader) ([]Block, error) {
 	groups := map[uint64]*etlGroup{}
 	if err := readLines(logs, input, func(line []byte, n int) error {
 		var w etlLog
-		if err := json.Unmarshal(line, &w); err != nil {
+		if err := decodeRecord(line, &w); err != nil {
 			return at(input, n, 0, false, err)
-		}
-		if w.Type != "" && w.Type != "log" {
-			return at(input, n, 0, false, ferr("type", fmt.Errorf("%q is not \"log\"", clip(w.Type))))
 		}
 		num, err := decimalUint64(w.BlockNumber)
 		if err != nil {
@@ -255,6 +268,12 @@ func DecodeETLLogs(logs io.Reader) ([]Block, error) {
 	}); err != nil {
 		return nil, err
 	}
+	return finishGroups(groups)
+}
+
+// finishGroups finishes every group and returns the blocks in ascending
+// number order.
+func finishGroups(groups map[uint64]*etlGroup) ([]Block, error) {
 	out := make([]Block, 0, len(groups))
 	for _, g := range groups {
 		if err := g.finish(); err != nil {
@@ -320,8 +339,8 @@ func (w *etlBlock) group(number uint64) (*etlGroup, error) {
 	b := &g.block
 	b.Number = number
 	var err error
-	if w.Type != "" && w.Type != "block" {
-		return g, ferr("type", fmt.Errorf("%q is not \"block\"", clip(w.Type)))
+	if err := checkType(w); err != nil {
+		return g, err
 	}
 	if b.Hash, err = etlHex("hash", w.Hash, hashLen); err != nil {
 		return g, err

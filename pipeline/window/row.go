@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/ipdm/ipdm/pipeline/internal/jsontext"
 )
 
 // Row is one output record of a map module: a JSON object (for windows
@@ -218,26 +220,7 @@ func describe(v json.RawMessage) string {
 // appendString appends s (valid UTF-8) as a JSON string, escaping only what
 // JSON requires.
 func appendString(b []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	b = append(b, '"')
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c == '"' || c == '\\':
-			b = append(b, '\\', c)
-		case c == '\n':
-			b = append(b, '\\', 'n')
-		case c == '\r':
-			b = append(b, '\\', 'r')
-		case c == '\t':
-			b = append(b, '\\', 't')
-		case c < 0x20:
-			b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-		default:
-			b = append(b, c)
-		}
-	}
-	return append(b, '"')
+	return jsontext.AppendString(b, s, jsontext.Minimal)
 }
 
 // compact appends a row's JSON without insignificant space, so it embeds in
