@@ -418,10 +418,12 @@ func (c *Client) JobReputation(ctx context.Context) ([]NodeReputation, error) {
 }
 
 // JobLogs reads a job's log stream, calling fn with each entry in order:
-// history events, then (once the job has ended) the accepted result's
-// stdout and stderr in chunks, then an "end" entry. With follow the
-// stream stays open until the job ends; without, it holds what there is
-// now. An error from fn stops the stream and is returned.
+// history events (with follow, interleaved with the executors' live output
+// as it is written: entries with Node set), then (once the job has ended)
+// the accepted result's stdout and stderr in chunks, less what live output
+// of an agreeing executor already showed, then an "end" entry. With follow
+// the stream stays open until the job ends; without, it holds what there
+// is now. An error from fn stops the stream and is returned.
 func (c *Client) JobLogs(ctx context.Context, id string, follow bool, fn func(JobLogEntry) error) error {
 	resp, err := c.get(ctx, "/jobs/"+url.PathEscape(id)+"/logs?follow="+strconv.FormatBool(follow))
 	if err != nil {

@@ -150,8 +150,9 @@ type JobExecution struct {
 }
 
 // JobLogEntry is one line of a job's log stream (GET /jobs/{id}/logs,
-// newline-delimited JSON): a history event, a chunk of the accepted
-// result's stdout or stderr, or the end of the log.
+// newline-delimited JSON): a history event, a chunk of an executor's live
+// output or of the accepted result's stdout or stderr, or the end of the
+// log.
 type JobLogEntry struct {
 	// Kind is "event", "stdout", "stderr" or "end".
 	Kind string    `json:"kind"`
@@ -161,6 +162,13 @@ type JobLogEntry struct {
 	// Data is a chunk of output (kinds "stdout" and "stderr"), at most
 	// JobLogChunk bytes.
 	Data []byte `json:"data,omitempty"`
+	// Node is set on live output (kinds "stdout" and "stderr" while the
+	// job runs, with follow): the executor whose module wrote Data, which
+	// starts at byte Offset of that execution's stream (a gap from the
+	// previous chunk's end means bytes were dropped: the executor keeps
+	// the last MiB). Output without Node is the accepted result's.
+	Node   string `json:"node,omitempty"`
+	Offset int64  `json:"offset,omitempty"`
 	// State and Reason are the job's final state (kind "end").
 	State  string `json:"state,omitempty"`
 	Reason string `json:"reason,omitempty"`

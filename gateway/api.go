@@ -534,10 +534,12 @@ type Reputations interface {
 // JobLogger is the part of a node that streams job logs.
 type JobLogger interface {
 	// JobLogs calls emit with the job's log entries in order: its history
-	// so far, then with follow each new history entry as it happens; once
-	// the job has ended, the accepted result's stdout and stderr in chunks
-	// of at most api.JobLogChunk bytes, and an "end" entry. Without follow
-	// it returns after what there is now. An unknown job is not found.
+	// so far, then with follow each new history entry and the executors'
+	// live output (entries with Node set) as they happen; once the job has
+	// ended, the accepted result's stdout and stderr in chunks of at most
+	// api.JobLogChunk bytes (less the prefix live output of an agreeing
+	// executor showed), and an "end" entry. Without follow it returns after
+	// what there is now. An unknown job is not found.
 	JobLogs(ctx context.Context, id string, follow bool, emit func(api.JobLogEntry) error) error
 }
 

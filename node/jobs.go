@@ -221,14 +221,18 @@ func (n *Node) JobList(ctx context.Context) ([]api.Job, error) {
 }
 
 // JobLogs streams a job's log: its history (as it happens, with follow)
-// and, once the job has ended, the accepted result's stdout and stderr in
-// chunks, then an "end" entry. Output exists only once a result is
-// accepted: the sandbox hands a module's streams over when its run ends.
+// and, with follow while the job runs, its executions' live output (pulled
+// from the executors every liveOutputPoll); once the job has ended, the
+// accepted result's stdout and stderr in chunks (less the prefix that live
+// output of an agreeing executor already showed), then an "end" entry.
+// Memory is bounded: a few offsets per execution, one pulled answer at a
+// time; it stops when ctx ends (the client went away).
 func (n *Node) JobLogs(ctx context.Context, id string, follow bool, emit func(api.JobLogEntry) error) error {
 	if n.jobs == nil {
 		return ErrOffline
 	}
 	next := 0 // absolute index of the next history entry to emit
+	live := liveTails{}
 	for {
 		j, changed, final, err := n.jobs.Watch(id)
 		if err != nil {
@@ -246,8 +250,8 @@ func (n *Node) JobLogs(ctx context.Context, id string, follow bool, emit func(ap
 		next = j.HistoryDropped + len(j.History)
 		if final {
 			if j.Result.Defined() {
-				for _, stream := range []string{"stdout", "stderr"} {
-					if err := n.emitResultFile(ctx, j.Result, stream, emit); err != nil {
+				for i, stream := range []string{"stdout", "stderr"} {
+					if err := n.emitResultFile(ctx, j.Result, stream, live.shown(j.Agreeing, i), emit); err != nil {
 						return err
 					}
 				}
@@ -257,16 +261,134 @@ func (n *Node) JobLogs(ctx context.Context, id string, follow bool, emit func(ap
 		if !follow {
 			return nil
 		}
+		var poll *time.Timer
+		if live.pull(ctx, n.jobs, j) {
+			if err := live.emit(emit); err != nil {
+				return err
+			}
+			poll = time.NewTimer(liveOutputPoll)
+		}
+		var tick <-chan time.Time
+		if poll != nil {
+			tick = poll.C
+		}
 		select {
 		case <-changed:
+		case <-tick:
 		case <-ctx.Done():
-			return ctx.Err()
+		}
+		if poll != nil {
+			poll.Stop()
+		}
+		if err := ctx.Err(); err != nil {
+			return err
 		}
 	}
 }
 
-// emitResultFile sends one file of a result directory in chunks.
-func (n *Node) emitResultFile(ctx context.Context, root cid.Cid, name string, emit func(api.JobLogEntry) error) error {
+// liveOutputPoll is how often a followed job's executions are asked for
+// their output; liveOutputTimeout bounds one ask.
+const (
+	liveOutputPoll    = 200 * time.Millisecond
+	liveOutputTimeout = 2 * time.Second
+)
+
+// liveTails follows the live output of a job's executions, by node and
+// attempt.
+type liveTails map[liveKey]*liveTail
+
+type liveKey struct {
+	node    string
+	attempt int
+}
+
+// liveTail is where one execution's streams (stdout, stderr) are at.
+type liveTail struct {
+	next  [2]int64 // offsets to ask for next
+	shown [2]int64 // length of the prefix emitted without a gap
+	ended bool     // the run is over and everything kept was pulled
+	// pending is the last answer, to emit.
+	pending *service.LiveOutput
+}
+
+// pull asks each running (or just committed) execution of j for its new
+// output and reports whether any may still produce some.
+func (l liveTails) pull(ctx context.Context, jobs *service.Service, j state.Job) bool {
+	more := false
+	for _, x := range j.Executions {
+		if !x.State.Active() && x.State != state.ExecCommitted {
+			continue
+		}
+		k := liveKey{x.Node, x.Attempt}
+		t := l[k]
+		if t == nil {
+			t = &liveTail{}
+			l[k] = t
+		}
+		if t.ended {
+			continue
+		}
+		more = true
+		rctx, cancel := context.WithTimeout(ctx, liveOutputTimeout)
+		out, err := jobs.Output(rctx, j.ID, x.Node, t.next[0], t.next[1])
+		cancel()
+		if err != nil {
+			// Not there yet (still being assigned) or no longer: the
+			// accepted result has the output for good.
+			if x.State == state.ExecCommitted {
+				t.ended = true
+			}
+			continue
+		}
+		t.pending = &out
+		if out.Ended && len(out.Stdout.Data) == 0 && len(out.Stderr.Data) == 0 {
+			t.ended = true // the run is over and everything kept was pulled
+		}
+	}
+	return more
+}
+
+// emit sends the pulled output in chunks of at most api.JobLogChunk bytes.
+func (l liveTails) emit(emit func(api.JobLogEntry) error) error {
+	for k, t := range l {
+		out := t.pending
+		if out == nil {
+			continue
+		}
+		t.pending = nil
+		now := time.Now()
+		for i, c := range []service.OutputChunk{out.Stdout, out.Stderr} {
+			kind := [2]string{"stdout", "stderr"}[i]
+			for off := 0; off < len(c.Data); off += api.JobLogChunk {
+				data := c.Data[off:min(len(c.Data), off+api.JobLogChunk)]
+				if err := emit(api.JobLogEntry{Kind: kind, At: now, Node: k.node, Offset: c.From + int64(off), Data: data}); err != nil {
+					return err
+				}
+			}
+			if c.From == t.shown[i] {
+				t.shown[i] = c.Next()
+			}
+			t.next[i] = max(t.next[i], c.Next())
+		}
+	}
+	return nil
+}
+
+// shown is the longest prefix of stream i (0 stdout, 1 stderr) that live
+// output of one of nodes showed without a gap.
+func (l liveTails) shown(nodes []string, i int) int64 {
+	var n int64
+	for k, t := range l {
+		if slices.Contains(nodes, k.node) {
+			n = max(n, t.shown[i])
+		}
+	}
+	return n
+}
+
+// emitResultFile sends one file of a result directory in chunks, from
+// byte skip on.
+func (n *Node) emitResultFile(ctx context.Context, root cid.Cid, name string, skip int64, emit func(api.JobLogEntry) error) error {
 	rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	nd, err := n.dag.Get(rctx, root)
@@ -286,6 +408,14 @@ func (n *Node) emitResultFile(ctx context.Context, root cid.Cid, name string, em
 		return err
 	}
 	defer f.Close()
+	if skip > 0 {
+		if _, err := io.CopyN(io.Discard, f, skip); err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			return err
+		}
+	}
 	buf := make([]byte, api.JobLogChunk)
 	for {
 		k, err := io.ReadFull(f, buf)

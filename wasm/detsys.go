@@ -83,21 +83,26 @@ func (r *seededRand) Read(p []byte) (int, error) {
 
 // capWriter keeps the first max bytes written to it and reports the rest as
 // written too (the guest sees success either way), remembering that it
-// truncated.
+// truncated. live, when set, gets a copy of each kept byte as it arrives;
+// its errors are ignored.
 type capWriter struct {
 	buf       bytes.Buffer
 	max       int
 	truncated bool
+	live      io.Writer
 }
 
 func (w *capWriter) Write(p []byte) (int, error) {
+	n := len(p)
 	if room := w.max - w.buf.Len(); len(p) > room {
-		w.buf.Write(p[:room])
+		p = p[:room]
 		w.truncated = true
-		return len(p), nil
 	}
 	w.buf.Write(p)
-	return len(p), nil
+	if w.live != nil && len(p) > 0 {
+		_, _ = w.live.Write(p)
+	}
+	return n, nil
 }
 
 // reset empties the writer for the next call of an instance.

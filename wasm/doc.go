@@ -19,6 +19,10 @@
 //	// err: host failures only (cancelled ctx, closed runtime, I/O).
 //	// res: exit code, trap, fuel used, stdout/stderr, all deterministic.
 //
+// RunSpec.Stdout and Stderr, when set, also get what the guest writes as it
+// writes it (the same capped bytes the Result keeps), for live logs; they
+// run on the guest's goroutine and must not block.
+//
 // # Pipeline instances
 //
 // Pipeline modules are WASI reactors (no _start; an optional _initialize;

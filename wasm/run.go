@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"runtime"
 	"strings"
@@ -85,6 +86,15 @@ type RunSpec struct {
 	// written plus 512 per file or directory created. Beyond it writes fail
 	// with EIO. Zero means DefaultMaxOutputBytes.
 	MaxOutputBytes int64
+
+	// Stdout and Stderr, when set, receive a live copy of what the guest
+	// writes to its streams, as it writes it: exactly the bytes that the
+	// Result keeps (after MaxStdout and MaxStderr), in order, from the
+	// goroutine running the guest. Their errors are ignored and they do
+	// not change the run or its Result. The guest waits while they run:
+	// pass non-blocking sinks (a bounded buffer, a drop-when-full
+	// channel), never a network connection or pipe. Nil means none.
+	Stdout, Stderr io.Writer
 }
 
 // Result is the outcome of a run. A trap, a non-zero exit code or an

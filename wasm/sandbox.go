@@ -29,7 +29,11 @@ func newSandbox(spec RunSpec) (*sandbox, error) {
 	if err != nil {
 		return nil, err
 	}
-	sb := &sandbox{inputs: inputs, stdout: &capWriter{max: spec.MaxStdout}, stderr: &capWriter{max: spec.MaxStderr}}
+	sb := &sandbox{
+		inputs: inputs,
+		stdout: &capWriter{max: spec.MaxStdout, live: spec.Stdout},
+		stderr: &capWriter{max: spec.MaxStderr, live: spec.Stderr},
+	}
 	var stdin io.Reader = strings.NewReader("")
 	for _, in := range spec.Inputs { // the first file in spec order
 		if e, _ := inputs.find(in.Name); e.file != "" {

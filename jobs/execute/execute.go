@@ -23,6 +23,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -64,6 +65,9 @@ type Options struct {
 	// TempDir is where working folders are made when Dirs is nil; empty
 	// means os.TempDir().
 	TempDir string
+	// Stdout and Stderr, when set, receive the module's output as it
+	// writes it (wasm.RunSpec.Stdout and Stderr): they must not block.
+	Stdout, Stderr io.Writer
 }
 
 // ErrInput is wrapped when an input cannot be materialised (missing, not
@@ -114,6 +118,8 @@ func Execute(ctx context.Context, rt *wasm.Runtime, getter ipld.NodeGetter, dst 
 		Seed:        seedBytes[:],
 		Fuel:        job.Spec.Resources.Fuel,
 		MemoryPages: job.Spec.Resources.MemoryPages(),
+		Stdout:      opts.Stdout,
+		Stderr:      opts.Stderr,
 	})
 	if err != nil {
 		return Outcome{}, fmt.Errorf("execute: %w", err)

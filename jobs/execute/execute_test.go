@@ -204,3 +204,29 @@ func TestMissingInput(t *testing.T) {
 		t.Fatalf("missing input: %v", err)
 	}
 }
+
+// TestLiveOutput: Options.Stdout and Stderr see what the module writes,
+// the same bytes the result keeps, and the result does not change.
+func TestLiveOutput(t *testing.T) {
+	mod := wordcount(t)
+	n := newNode(t)
+	in := n.add(t, "one two two\n")
+	s := jobSpec(t, fmt.Sprintf("apiVersion: ipdm/v1\nkind: Job\nmodule: %s\ninputs: [%s]\n", in, in))
+	plain := n.run(t, mod, s)
+	m, err := n.rt.Compile(context.Background(), mod)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr strings.Builder
+	out, err := Execute(context.Background(), n.rt, n.dag, n.store, Job{Spec: s.WithDefaults(), Module: m},
+		Options{TempDir: t.TempDir(), Stdout: &stdout, Stderr: &stderr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out.Stdout) == 0 || stdout.String() != string(out.Stdout) || stderr.String() != string(out.Stderr) {
+		t.Fatalf("live stdout %q stderr %q; captured %q %q", stdout.String(), stderr.String(), out.Stdout, out.Stderr)
+	}
+	if !out.Result.Equals(plain.Result) {
+		t.Fatalf("result %s with live output, %s without", out.Result, plain.Result)
+	}
+}

@@ -22,6 +22,7 @@ import (
 type execution struct {
 	coordinator string
 	cancel      context.CancelFunc
+	output      *liveOutput     // what the module writes, for the coordinator
 	reveal      *revealResponse // set once committed
 	// expires is when a committed execution is forgotten: its reveal can
 	// no longer be wanted (the job's total deadline), or it was served
@@ -47,7 +48,9 @@ func (s *Service) sweepExecutions(now time.Time) {
 	for id, x := range s.running {
 		if x.reveal != nil && now.After(x.expires) {
 			delete(s.running, id)
+			continue
 		}
+		x.output.releaseEnded(now.Add(-outputGrace))
 	}
 }
 
@@ -111,7 +114,7 @@ func (s *Service) handleAssign(ctx context.Context, from string, msg []byte) ([]
 		return encode(assignResponse{Decline: s.busyReason(), Busy: true}), nil
 	}
 	xctx, cancel := context.WithDeadline(s.ctx, req.Deadline)
-	x := &execution{coordinator: from, cancel: cancel}
+	x := &execution{coordinator: from, cancel: cancel, output: newLiveOutput()}
 	s.running[req.JobID] = x
 	s.active++
 	s.mu.Unlock()
@@ -142,11 +145,12 @@ func (s *Service) execute(ctx context.Context, req assignRequest, x *execution) 
 	)
 	select {
 	case s.slots <- struct{}{}:
-		rev, failure, jobErr = s.run(ctx, req)
+		rev, failure, jobErr = s.run(ctx, req, x.output)
 		<-s.slots
 		finished = true
 	case <-ctx.Done():
 	}
+	x.output.end()
 	s.mu.Lock()
 	s.active--
 	if !finished || ctx.Err() != nil {
@@ -186,7 +190,7 @@ func (s *Service) execute(ctx context.Context, req assignRequest, x *execution) 
 
 // run executes the job. A failure string with jobErr set is the job's own
 // fault (the same on every node); otherwise it is this node's.
-func (s *Service) run(ctx context.Context, req assignRequest) (rev *revealResponse, failure string, jobErr bool) {
+func (s *Service) run(ctx context.Context, req assignRequest, live *liveOutput) (rev *revealResponse, failure string, jobErr bool) {
 	if r := req.Spec.Runner; r != "" && r != spec.RunnerWASI {
 		runner, ok := s.cfg.Runners[r]
 		if !ok {
@@ -209,7 +213,9 @@ func (s *Service) run(ctx context.Context, req assignRequest) (rev *revealRespon
 		}
 		return nil, "compile: " + err.Error(), false
 	}
-	out, err := execute.Execute(ctx, s.cfg.Runtime, s.cfg.DAG, s.cfg.Blocks, execute.Job{Spec: req.Spec.WithDefaults(), Module: mod}, execute.Options{Dirs: s.dirs})
+	stdout, stderr := live.writers()
+	out, err := execute.Execute(ctx, s.cfg.Runtime, s.cfg.DAG, s.cfg.Blocks, execute.Job{Spec: req.Spec.WithDefaults(), Module: mod},
+		execute.Options{Dirs: s.dirs, Stdout: stdout, Stderr: stderr})
 	if err != nil {
 		return nil, "execute: " + err.Error(), false
 	}
@@ -255,6 +261,8 @@ func (s *Service) handleReveal(ctx context.Context, from string, msg []byte) ([]
 	var rev *revealResponse
 	if ok && x.coordinator == from && x.reveal != nil {
 		rev = x.reveal
+		// The job is being judged: its live output is no longer wanted.
+		x.output.release()
 		if grace := time.Now().Add(revealGrace); grace.Before(x.expires) {
 			x.expires = grace
 		}

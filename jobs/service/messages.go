@@ -21,6 +21,7 @@ const (
 	protoCommit  = "/ipdm/jobs/commit/1.0.0" // executor → coordinator: salted result hash, or failure
 	protoReveal  = "/ipdm/jobs/reveal/1.0.0" // coordinator → executor: open your commitment
 	protoStop    = "/ipdm/jobs/stop/1.0.0"   // coordinator → executor: stop running it
+	protoOutput  = "/ipdm/jobs/output/1.0.0" // coordinator → executor: live output from an offset
 	maxWireBytes = 1 << 20
 )
 
@@ -93,6 +94,17 @@ type stopRequest struct {
 	Reason string `json:"reason"`
 }
 
+// outputRequest asks an executor for an execution's live output from
+// byte offsets of its stdout and stderr.
+type outputRequest struct {
+	JobID  string `json:"job_id"`
+	Stdout int64  `json:"stdout"`
+	Stderr int64  `json:"stderr"`
+}
+
+// outputResponse is the live output from the offsets asked for.
+type outputResponse LiveOutput
+
 func encode(v any) []byte {
 	b, err := json.Marshal(v)
 	if err != nil {
@@ -160,6 +172,20 @@ func (r *commitMessage) check() error {
 }
 func (r *revealRequest) check() error { return checkJobID(r.JobID) }
 func (r *stopRequest) check() error   { return checkJobID(r.JobID) }
+func (r *outputRequest) check() error {
+	if r.Stdout < 0 || r.Stderr < 0 || r.Stdout > maxStreamOffset || r.Stderr > maxStreamOffset {
+		return fmt.Errorf("offsets %d, %d out of range", r.Stdout, r.Stderr)
+	}
+	return checkJobID(r.JobID)
+}
+func (r *outputResponse) check() error {
+	for _, c := range []OutputChunk{r.Stdout, r.Stderr} {
+		if c.From < 0 || c.From > maxStreamOffset || len(c.Data) > maxOutputChunk {
+			return fmt.Errorf("output chunk at %d of %d bytes out of range", c.From, len(c.Data))
+		}
+	}
+	return nil
+}
 func (r *revealResponse) check() error {
 	if !r.Result.Defined() || r.Receipt == nil {
 		return errors.New("want a result and a receipt")

@@ -34,6 +34,10 @@ func FuzzDecodeMessages(f *testing.F) {
 	f.Add(encode(bidResponse{Decline: "busy", Busy: true}))
 	f.Add(encode(assignResponse{Accepted: true}))
 	f.Add(encode(assignResponse{Decline: "busy"}))
+	f.Add(encode(outputRequest{JobID: "job-1", Stdout: 12, Stderr: 0}))
+	f.Add(encode(outputResponse{Stdout: OutputChunk{From: 3, Data: []byte("hello\n")}, Stderr: OutputChunk{From: 0}, Ended: true}))
+	f.Add([]byte(`{"job_id":"job-1","stdout":-1,"stderr":0}`))
+	f.Add([]byte(`{"stdout":{"from":-5},"stderr":{"from":0}}`))
 	f.Add([]byte(`{"job_id":""}`))
 	f.Add([]byte(`{"bid":{},"decline":"x"}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -45,6 +49,8 @@ func FuzzDecodeMessages(f *testing.F) {
 		roundTrip(t, data, (*stopRequest).check)
 		roundTrip(t, data, (*bidResponse).check)
 		roundTrip(t, data, (*assignResponse).check)
+		roundTrip(t, data, (*outputRequest).check)
+		roundTrip(t, data, (*outputResponse).check)
 	})
 }
 

@@ -10,6 +10,10 @@
 // Every control message is one acknowledged request/response exchange on a
 // direct libp2p stream (Transport); gossipsub is never used for control.
 //
+// Live output: an executor keeps the last LiveOutputMax bytes of each
+// stream of an execution while it runs (and outputGrace after), which the
+// job's coordinator, and only it, pulls from an offset with Output.
+//
 // Throughput: job steps are written with group commit (persister): a step
 // that sends anything out, ends or submits a job waits for a synced batch
 // shared with every step queued meanwhile, the others are written in order
@@ -283,6 +287,7 @@ func (s *Service) Start(ctx context.Context) error {
 	t.Handle(protoCommit, s.handleCommit)
 	t.Handle(protoReveal, s.handleReveal)
 	t.Handle(protoStop, s.handleStop)
+	t.Handle(protoOutput, s.handleOutput)
 	s.wg.Add(1)
 	go s.ticker()
 	return nil
