@@ -2,6 +2,7 @@ package erc20transfers_test
 
 import (
 	"context"
+	"sync"
 	"testing"
 
 	erc20transfers "github.com/ipdm/ipdm/examples/erc20-transfers"
@@ -16,13 +17,17 @@ import (
 // natives are the two modules as native Go: the same package erc20 code
 // the Wasm guest runs, behind the same framed input and host calls.
 func natives() map[string]engine.NativeModule {
-	var m erc20.Mapper
+	// A Mapper keeps buffers between blocks, like the guest's; segments run
+	// in parallel, so each call takes one of its own.
+	mappers := sync.Pool{New: func() any { return new(erc20.Mapper) }}
 	return map[string]engine.NativeModule{
 		"erc20_transfers": func(b []byte, h wasm.StreamHost) error {
 			in, err := abi.DecodeInput(b)
 			if err != nil {
 				return err
 			}
+			m := mappers.Get().(*erc20.Mapper)
+			defer mappers.Put(m)
 			var werr error
 			err = m.Map(in.Inputs[0], func(row []byte) {
 				if e := h.Output(row); e != nil && werr == nil {

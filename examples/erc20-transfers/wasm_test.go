@@ -8,84 +8,31 @@ import (
 	"math/big"
 	"os"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/ipdm/ipdm/examples/erc20-transfers/erc20"
+	"github.com/ipdm/ipdm/examples/internal/pipelinetest"
 	"github.com/ipdm/ipdm/pipeline/abi"
 	"github.com/ipdm/ipdm/pipeline/reference"
 	"github.com/ipdm/ipdm/pipeline/source"
 	"github.com/ipdm/ipdm/wasm"
 )
 
-// recorder is the StreamHost of the tests: it keeps what the guest sends.
-type recorder struct {
-	outputs [][]byte
-	writes  []abi.Delta
-	logs    []string
-}
+// The Wasm test harness (compile once, instantiate per test, a recording
+// StreamHost, the native-vs-Wasm benchmark loop) is shared with the
+// spl-transfers example: it lives in examples/internal/pipelinetest.
 
-func (r *recorder) Output(rec []byte) error { r.outputs = append(r.outputs, rec); return nil }
-func (r *recorder) StoreWrite(k, v []byte) error {
-	r.writes = append(r.writes, abi.Delta{Key: k, Value: v})
-	return nil
-}
-func (r *recorder) StoreGet(int, []byte) ([]byte, bool, error) {
-	return nil, false, errors.New("erc20-transfers reads no store")
-}
-func (r *recorder) Log(line []byte) { r.logs = append(r.logs, string(line)) }
-
-// The runtime and the compiled module are shared by the tests (compiling
-// takes seconds); TestMain closes the runtime.
-var (
-	compileOnce sync.Once
-	sharedRT    *wasm.Runtime
-	sharedMod   *wasm.Module
-	compileErr  error
-)
+// guest is the embedded module, compiled on first use; TestMain closes it.
+var guest = pipelinetest.NewGuest(Wasm)
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if sharedRT != nil {
-		sharedRT.Close(context.Background())
-	}
+	guest.Close()
 	os.Exit(code)
 }
 
-// instance instantiates the embedded module afresh.
-func instance(t testing.TB) *wasm.Instance {
-	t.Helper()
-	ctx := context.Background()
-	compileOnce.Do(func() {
-		if sharedRT, compileErr = wasm.New(ctx, wasm.Config{}); compileErr == nil {
-			sharedMod, compileErr = sharedRT.Compile(ctx, Wasm)
-		}
-	})
-	if compileErr != nil {
-		t.Fatal(compileErr)
-	}
-	inst, err := sharedRT.Instantiate(ctx, sharedMod, wasm.InstanceOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { inst.Close(ctx) })
-	return inst
-}
-
 // call runs one entrypoint and fails the test on a trap.
-func call(t testing.TB, inst *wasm.Instance, entry string, input []byte) *recorder {
-	t.Helper()
-	var rec recorder
-	res, err := inst.Call(context.Background(), entry, input, &rec, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if res.Trap != "" {
-		t.Fatalf("%s trapped: %s\n%s", entry, res.Trap, res.Stderr)
-	}
-	return &rec
-}
+var call = pipelinetest.Call
 
 // fixtureBlocks decodes the embedded fixture.
 func fixtureBlocks(t testing.TB) []source.Block {
@@ -112,7 +59,7 @@ func frame(t testing.TB, b source.Block) []byte {
 // through store_volume: the writes of the native Volume, summing per token
 // to the reference's totals.
 func TestWasmMatchesNativeAndReference(t *testing.T) {
-	inst := instance(t)
+	inst := guest.Instance(t)
 	want, got := map[string]*big.Int{}, map[string]*big.Int{}
 	add := func(m map[string]*big.Int, k, v string) {
 		n, ok := new(big.Int).SetString(v, 10)
@@ -127,7 +74,7 @@ func TestWasmMatchesNativeAndReference(t *testing.T) {
 	total := 0
 	for _, b := range fixtureBlocks(t) {
 		in := frame(t, b)
-		rows := call(t, inst, "map_transfers", in).outputs
+		rows := call(t, inst, "map_transfers", in).Outputs
 		native, err := erc20.Rows(must(abi.DecodeInput(in)).Inputs[0])
 		if err != nil {
 			t.Fatal(err)
@@ -145,7 +92,7 @@ func TestWasmMatchesNativeAndReference(t *testing.T) {
 		}
 		total += len(rows)
 
-		writes := call(t, inst, "store_volume", abi.EncodeInput(b.Number, b.Timestamp, [][]byte{abi.EncodeRecords(rows)})).writes
+		writes := call(t, inst, "store_volume", abi.EncodeInput(b.Number, b.Timestamp, [][]byte{abi.EncodeRecords(rows)})).Writes
 		var nativeWrites []abi.Delta
 		if err := erc20.Volume(rows, func(k, v []byte) { nativeWrites = append(nativeWrites, abi.Delta{Key: k, Value: v}) }); err != nil {
 			t.Fatal(err)
@@ -203,8 +150,8 @@ func TestWasmTraps(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			inst := instance(t)
-			var rec recorder
+			inst := guest.Instance(t)
+			var rec pipelinetest.Recorder
 			res, err := inst.Call(context.Background(), tt.entry, tt.input, &rec, 0)
 			if err != nil {
 				t.Fatal(err)
@@ -214,8 +161,8 @@ func TestWasmTraps(t *testing.T) {
 					t.Errorf("trap %q does not contain %q", res.Trap, s)
 				}
 			}
-			if len(rec.outputs) != 0 || len(rec.writes) != 0 {
-				t.Errorf("%d outputs, %d writes before the trap", len(rec.outputs), len(rec.writes))
+			if len(rec.Outputs) != 0 || len(rec.Writes) != 0 {
+				t.Errorf("%d outputs, %d writes before the trap", len(rec.Outputs), len(rec.Writes))
 			}
 			if _, err := inst.Call(context.Background(), tt.entry, tt.input, &rec, 0); !errors.Is(err, wasm.ErrInstanceDead) {
 				t.Errorf("call after the trap: %v", err)
@@ -231,7 +178,7 @@ func TestWasmTraps(t *testing.T) {
 // guest memory; the native "host" copies it too). Reported: logs/s of each
 // and wasm/native, the Wasm build's throughput as a fraction of native.
 func BenchmarkERC20Transfers(b *testing.B) {
-	inst := instance(b)
+	inst := guest.Instance(b)
 	var frames [][]byte
 	logs := 0
 	for _, blk := range fixtureBlocks(b) {
@@ -239,37 +186,14 @@ func BenchmarkERC20Transfers(b *testing.B) {
 		logs += len(blk.Logs)
 	}
 	var m erc20.Mapper
-	var rec recorder
 	nativeRows := make([][]byte, 0, 512)
 	emit := func(row []byte) { nativeRows = append(nativeRows, bytes.Clone(row)) }
-	ctx := context.Background()
-	var native, inWasm time.Duration
-	b.ResetTimer()
-	for range b.N {
-		start := time.Now()
-		for _, f := range frames {
-			in, err := abi.DecodeInput(f)
-			if err != nil {
-				b.Fatal(err)
-			}
-			nativeRows = nativeRows[:0]
-			if err := m.Map(in.Inputs[0], emit); err != nil {
-				b.Fatal(err)
-			}
+	pipelinetest.BenchNativeVsWasm(b, inst, "map_transfers", frames, func(f []byte) error {
+		in, err := abi.DecodeInput(f)
+		if err != nil {
+			return err
 		}
-		mid := time.Now()
-		for _, f := range frames {
-			rec.outputs = rec.outputs[:0]
-			res, err := inst.Call(ctx, "map_transfers", f, &rec, 0)
-			if err != nil || res.Trap != "" {
-				b.Fatalf("%v %s", err, res.Trap)
-			}
-		}
-		native, inWasm = native+mid.Sub(start), inWasm+time.Since(mid)
-	}
-	b.StopTimer()
-	n := float64(logs) * float64(b.N)
-	b.ReportMetric(n/native.Seconds(), "native-logs/s")
-	b.ReportMetric(n/inWasm.Seconds(), "wasm-logs/s")
-	b.ReportMetric(native.Seconds()/inWasm.Seconds(), "wasm/native")
+		nativeRows = nativeRows[:0]
+		return m.Map(in.Inputs[0], emit)
+	}, float64(logs), "logs")
 }

@@ -4,101 +4,40 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"os"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
+	"github.com/ipdm/ipdm/examples/internal/pipelinetest"
 	"github.com/ipdm/ipdm/examples/spl-transfers/spl"
 	"github.com/ipdm/ipdm/pipeline/abi"
 	"github.com/ipdm/ipdm/pipeline/reference"
 	"github.com/ipdm/ipdm/pipeline/source"
-	"github.com/ipdm/ipdm/wasm"
 )
 
-// recorder is the StreamHost of the tests: it keeps what the guest sends.
-type recorder struct {
-	outputs [][]byte
-}
+// The Wasm test harness (compile once, instantiate per test, a recording
+// StreamHost, the native-vs-Wasm benchmark loop, the shared fixtures) is
+// shared with the erc20-transfers example: it lives in
+// examples/internal/pipelinetest.
 
-func (r *recorder) Output(rec []byte) error { r.outputs = append(r.outputs, rec); return nil }
-func (r *recorder) StoreWrite(k, v []byte) error {
-	return errors.New("spl-transfers writes no store")
-}
-func (r *recorder) StoreGet(int, []byte) ([]byte, bool, error) {
-	return nil, false, errors.New("spl-transfers reads no store")
-}
-func (r *recorder) Log([]byte) {}
-
-// The runtime and the compiled module are shared by the tests (compiling
-// takes seconds); TestMain closes the runtime.
-var (
-	compileOnce sync.Once
-	sharedRT    *wasm.Runtime
-	sharedMod   *wasm.Module
-	compileErr  error
-)
+// guest is the embedded module, compiled on first use; TestMain closes it.
+var guest = pipelinetest.NewGuest(Wasm)
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if sharedRT != nil {
-		sharedRT.Close(context.Background())
-	}
+	guest.Close()
 	os.Exit(code)
-}
-
-// instance instantiates the embedded module afresh.
-func instance(t testing.TB) *wasm.Instance {
-	t.Helper()
-	ctx := context.Background()
-	compileOnce.Do(func() {
-		if sharedRT, compileErr = wasm.New(ctx, wasm.Config{}); compileErr == nil {
-			sharedMod, compileErr = sharedRT.Compile(ctx, Wasm)
-		}
-	})
-	if compileErr != nil {
-		t.Fatal(compileErr)
-	}
-	inst, err := sharedRT.Instantiate(ctx, sharedMod, wasm.InstanceOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { inst.Close(ctx) })
-	return inst
-}
-
-// sharedFixture reads shared/fixtures/rel from a parent directory, or
-// skips.
-func sharedFixture(t testing.TB, rel string) []byte {
-	t.Helper()
-	dir, err := filepath.Abs(".")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if b, err := os.ReadFile(filepath.Join(dir, "shared", "fixtures", rel)); err == nil {
-			return b
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skipf("shared/fixtures/%s not found in any parent directory (the shared fixtures must be beside the checkout, as /work/shared/fixtures is for /work/main)", rel)
-		}
-		dir = parent
-	}
 }
 
 // fixtureSlots returns the Solana fixtures as slots: the getTransaction
 // response (8 transfers) and slot 138802069 (570 transfers).
 func fixtureSlots(t testing.TB) []source.Slot {
 	t.Helper()
-	txs, err := source.DecodeSolanaTransactions(sharedFixture(t, "solana/transaction-jsonparsed/getTransaction.json"))
+	txs, err := source.DecodeSolanaTransactions(pipelinetest.ReadFixture(t, "solana/transaction-jsonparsed/getTransaction.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	ins, err := source.DecodeInstructionsCSV(bytes.NewReader(sharedFixture(t, "solana/slot-138802069/instructions.csv")))
+	ins, err := source.DecodeInstructionsCSV(bytes.NewReader(pipelinetest.ReadFixture(t, "solana/slot-138802069/instructions.csv")))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,11 +56,11 @@ func frame(t testing.TB, s source.Slot) []byte {
 // Both fixture slots through the Wasm module, one instance for both: the
 // same rows as the native build and as pipeline/reference, byte for byte.
 func TestWasmMatchesNativeAndReference(t *testing.T) {
-	inst := instance(t)
+	inst := guest.Instance(t)
 	total := 0
 	for _, s := range fixtureSlots(t) {
 		in := frame(t, s)
-		var rec recorder
+		var rec pipelinetest.Recorder
 		res, err := inst.Call(context.Background(), "map_spl_transfers", in, &rec, 0)
 		if err != nil || res.Trap != "" {
 			t.Fatalf("slot %d: %v %s", s.Slot, err, res.Trap)
@@ -138,16 +77,16 @@ func TestWasmMatchesNativeAndReference(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(rec.outputs) != len(native) || len(native) != len(refRows) {
-			t.Fatalf("slot %d: %d rows, native %d, reference %d", s.Slot, len(rec.outputs), len(native), len(refRows))
+		if len(rec.Outputs) != len(native) || len(native) != len(refRows) {
+			t.Fatalf("slot %d: %d rows, native %d, reference %d", s.Slot, len(rec.Outputs), len(native), len(refRows))
 		}
-		for i, row := range rec.outputs {
+		for i, row := range rec.Outputs {
 			ref, _ := json.Marshal(refRows[i])
 			if !bytes.Equal(row, native[i]) || !bytes.Equal(row, ref) {
 				t.Fatalf("slot %d row %d\nwasm      %s\nnative    %s\nreference %s", s.Slot, i, row, native[i], ref)
 			}
 		}
-		total += len(rec.outputs)
+		total += len(rec.Outputs)
 	}
 	if total != 8+570 {
 		t.Errorf("%d rows, want 578", total)
@@ -170,8 +109,8 @@ func TestWasmTraps(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			inst := instance(t)
-			var rec recorder
+			inst := guest.Instance(t)
+			var rec pipelinetest.Recorder
 			res, err := inst.Call(context.Background(), "map_spl_transfers", tt.input, &rec, 0)
 			if err != nil {
 				t.Fatal(err)
@@ -181,8 +120,8 @@ func TestWasmTraps(t *testing.T) {
 					t.Errorf("trap %q does not contain %q", res.Trap, s)
 				}
 			}
-			if len(rec.outputs) != 0 {
-				t.Errorf("%d outputs before the trap", len(rec.outputs))
+			if len(rec.Outputs) != 0 {
+				t.Errorf("%d outputs before the trap", len(rec.Outputs))
 			}
 		})
 	}
@@ -194,37 +133,18 @@ func TestWasmTraps(t *testing.T) {
 // scan the slot, hand over each row, copied). Reported: instructions/s of
 // each and wasm/native, the Wasm build's throughput as a fraction of native.
 func BenchmarkSPLTransfers(b *testing.B) {
-	inst := instance(b)
+	inst := guest.Instance(b)
 	s := fixtureSlots(b)[1]
 	f := frame(b, s)
 	var m spl.Mapper
-	var rec recorder
 	nativeRows := make([][]byte, 0, 1024)
 	emit := func(row []byte) { nativeRows = append(nativeRows, bytes.Clone(row)) }
-	ctx := context.Background()
-	var native, inWasm time.Duration
-	b.ResetTimer()
-	for range b.N {
-		start := time.Now()
-		in, err := abi.DecodeInput(f)
+	pipelinetest.BenchNativeVsWasm(b, inst, "map_spl_transfers", [][]byte{f}, func(fr []byte) error {
+		in, err := abi.DecodeInput(fr)
 		if err != nil {
-			b.Fatal(err)
+			return err
 		}
 		nativeRows = nativeRows[:0]
-		if err := m.Map(in.Inputs[0], emit); err != nil {
-			b.Fatal(err)
-		}
-		mid := time.Now()
-		rec.outputs = rec.outputs[:0]
-		res, err := inst.Call(ctx, "map_spl_transfers", f, &rec, 0)
-		if err != nil || res.Trap != "" {
-			b.Fatalf("%v %s", err, res.Trap)
-		}
-		native, inWasm = native+mid.Sub(start), inWasm+time.Since(mid)
-	}
-	b.StopTimer()
-	n := float64(len(s.Instructions)) * float64(b.N)
-	b.ReportMetric(n/native.Seconds(), "native-instructions/s")
-	b.ReportMetric(n/inWasm.Seconds(), "wasm-instructions/s")
-	b.ReportMetric(native.Seconds()/inWasm.Seconds(), "wasm/native")
+		return m.Map(in.Inputs[0], emit)
+	}, float64(len(s.Instructions)), "instructions")
 }

@@ -3,6 +3,8 @@ package erc20
 import (
 	"encoding/binary"
 	"math/bits"
+
+	"github.com/ipdm/ipdm/examples/internal/scan"
 )
 
 // Hex words to exact decimals without math/big or division instructions:
@@ -14,7 +16,7 @@ import (
 // first digit, most significant, in the lowest byte).
 func hex8Value(x uint64) uint32 {
 	// Each byte to its nibble: '0'-'9' are 0x30-0x39, 'a'-'f' 0x61-0x66.
-	v := x&(0x0f*ones) + (x>>6)&ones*9
+	v := x&(0x0f*scan.Ones) + (x>>6)&scan.Ones*9
 	// Pack the nibbles: pairs into bytes, bytes into 16-bit lanes, lanes
 	// into 32 bits, the earlier digit in the higher position each time.
 	v = (v<<4 | v>>8) & 0x00ff00ff00ff00ff
@@ -34,7 +36,7 @@ func digits8(n uint32) uint64 {
 	v = q | (v-q*100)<<16
 	q = (v * 103 >> 10) & (0x0f * 0x0001000100010001)
 	v = q | (v-q*10)<<8
-	return v + '0'*ones
+	return v + '0'*scan.Ones
 }
 
 // appendSmall appends n (below 10^8) in decimal without leading zeros.
@@ -42,7 +44,7 @@ func appendSmall(dst []byte, n uint32) []byte {
 	x := digits8(n)
 	lz := 7 // "0" keeps its digit
 	if n != 0 {
-		lz = bits.TrailingZeros64(x^'0'*ones) >> 3
+		lz = bits.TrailingZeros64(x^'0'*scan.Ones) >> 3
 	}
 	dst = binary.LittleEndian.AppendUint64(dst, x>>(8*lz))
 	return dst[:len(dst)-lz]
@@ -71,8 +73,8 @@ func appendHexDecimal(dst, h []byte) []byte {
 	if len(h) == wordHex {
 		_ = h[63]
 		limbs = [8]uint32{
-			hex8Value(le64(h[0:8])), hex8Value(le64(h[8:16])), hex8Value(le64(h[16:24])), hex8Value(le64(h[24:32])),
-			hex8Value(le64(h[32:40])), hex8Value(le64(h[40:48])), hex8Value(le64(h[48:56])), hex8Value(le64(h[56:64])),
+			hex8Value(scan.LE64(h[0:8])), hex8Value(scan.LE64(h[8:16])), hex8Value(scan.LE64(h[16:24])), hex8Value(scan.LE64(h[24:32])),
+			hex8Value(scan.LE64(h[32:40])), hex8Value(scan.LE64(h[40:48])), hex8Value(scan.LE64(h[48:56])), hex8Value(scan.LE64(h[56:64])),
 		}
 	} else {
 		for k := 0; k < len(h); k++ {

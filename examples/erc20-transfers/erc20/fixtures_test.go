@@ -3,74 +3,33 @@ package erc20
 import (
 	"bytes"
 	"encoding/json"
-	"os"
-	"path/filepath"
-	"sync"
 	"testing"
 
+	"github.com/ipdm/ipdm/examples/internal/pipelinetest"
 	"github.com/ipdm/ipdm/pipeline/reference"
 	"github.com/ipdm/ipdm/pipeline/source"
 )
 
 // The shared fixtures live in shared/fixtures beside the checkout
-// (/work/shared/fixtures for /work/main); fixtureDir walks up from the
-// package directory to find them.
+// (/work/shared/fixtures for /work/main); the helpers that find and read
+// them are in examples/internal/pipelinetest.
 const (
 	smallEth = "ethereum/mainnet-1755634-1755635/"
 	largeEth = "ethereum/mainnet-17173049-17173050/"
 )
 
-var fixtureDir = sync.OnceValue(func() string {
-	dir, err := filepath.Abs(".")
-	if err != nil {
-		return ""
-	}
-	for {
-		p := filepath.Join(dir, "shared", "fixtures")
-		if st, err := os.Stat(p); err == nil && st.IsDir() {
-			return p
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return ""
-		}
-		dir = parent
-	}
-})
-
-func readFixture(t testing.TB, rel string) []byte {
-	t.Helper()
-	if fixtureDir() == "" {
-		t.Skip("shared/fixtures not found in any parent directory (the shared fixtures must be beside the checkout, as /work/shared/fixtures is for /work/main)")
-	}
-	b, err := os.ReadFile(filepath.Join(fixtureDir(), rel))
-	if err != nil {
-		t.Skipf("fixture %s: %v", rel, err)
-	}
-	return b
-}
-
-// fixtureFile reads a fixture for a fuzz seed, nil when absent.
-func fixtureFile(rel string) []byte {
-	if fixtureDir() == "" {
-		return nil
-	}
-	b, _ := os.ReadFile(filepath.Join(fixtureDir(), rel))
-	return b
-}
-
 // smallBlocks decodes the two blocks of the small set from their RPC
 // responses.
 func smallBlocks(t testing.TB) []source.Block {
 	t.Helper()
-	empty, err := source.DecodeRPCBlock(readFixture(t, smallEth+"web3_response.eth_getBlockByNumber_0x1ac9f2_true.json"))
+	empty, err := source.DecodeRPCBlock(pipelinetest.ReadFixture(t, smallEth+"web3_response.eth_getBlockByNumber_0x1ac9f2_true.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	full, err := source.DecodeRPCBlock(
-		readFixture(t, smallEth+"web3_response.eth_getBlockByNumber_0x1ac9f3_true.json"),
-		readFixture(t, smallEth+"web3_response.eth_getTransactionReceipt_0x2e3dcd051a91d3a694f6b8de2ac4b5fe7acdba55f58bcf8471ff00d4a430074d.json"),
-		readFixture(t, smallEth+"web3_response.eth_getTransactionReceipt_0x9a5437ec71b74ecf5930b406908ac6999966d38a86d1534b7190ece7599095eb.json"),
+		pipelinetest.ReadFixture(t, smallEth+"web3_response.eth_getBlockByNumber_0x1ac9f3_true.json"),
+		pipelinetest.ReadFixture(t, smallEth+"web3_response.eth_getTransactionReceipt_0x2e3dcd051a91d3a694f6b8de2ac4b5fe7acdba55f58bcf8471ff00d4a430074d.json"),
+		pipelinetest.ReadFixture(t, smallEth+"web3_response.eth_getTransactionReceipt_0x9a5437ec71b74ecf5930b406908ac6999966d38a86d1534b7190ece7599095eb.json"),
 	)
 	if err != nil {
 		t.Fatal(err)
@@ -82,9 +41,9 @@ func smallBlocks(t testing.TB) []source.Block {
 func largeBlocks(t testing.TB) []source.Block {
 	t.Helper()
 	blocks, err := source.DecodeETL(
-		bytes.NewReader(readFixture(t, largeEth+"blocks.json")),
+		bytes.NewReader(pipelinetest.ReadFixture(t, largeEth+"blocks.json")),
 		nil,
-		bytes.NewReader(readFixture(t, largeEth+"logs.json")))
+		bytes.NewReader(pipelinetest.ReadFixture(t, largeEth+"logs.json")))
 	if err != nil {
 		t.Fatal(err)
 	}

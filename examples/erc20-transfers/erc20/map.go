@@ -1,6 +1,10 @@
 package erc20
 
-import "strconv"
+import (
+	"strconv"
+
+	"github.com/ipdm/ipdm/examples/internal/scan"
+)
 
 // Versions of the canonical Ethereum encodings (package pipeline/source).
 const (
@@ -25,8 +29,7 @@ const (
 // Mapper runs the erc20_transfers module. The zero value is ready to use;
 // reusing one Mapper across blocks reuses its buffers.
 type Mapper struct {
-	rows []byte // the block's rows, concatenated
-	ends []int  // end offset of each row in rows
+	rows scan.Rows // the block's rows (scan.Rows is shared with the other examples)
 }
 
 // Map reads one block in the canonical ipdm.ethereum.logs.v1 encoding and
@@ -34,137 +37,127 @@ type Mapper struct {
 // during the call. Map validates the whole block before the first emit: on
 // error (matching ErrMalformed) it emits nothing.
 func (m *Mapper) Map(block []byte, emit func(row []byte)) error {
-	m.rows, m.ends = m.rows[:0], m.ends[:0]
+	m.rows.Reset()
 	if err := m.scan(block); err != nil {
 		return err
 	}
-	start := 0
-	for _, end := range m.ends {
-		emit(m.rows[start:end:end])
-		start = end
-	}
+	m.rows.Emit(emit)
 	return nil
 }
 
 // Rows returns the rows Map emits for block, each in its own slice.
 func Rows(block []byte) ([][]byte, error) {
 	var m Mapper
-	var out [][]byte
-	err := m.Map(block, func(row []byte) { out = append(out, append([]byte(nil), row...)) })
-	return out, err
+	return scan.Collect(block, m.Map)
 }
 
 func (m *Mapper) scan(b []byte) error {
-	p := parser{b: b, list: "logs", elem: -1}
-	if !p.lit(`{"version":"`) {
-		return p.fail("", "not a canonical "+LogsVersion+" block: it starts with {\"version\":\"")
+	p := newParser(b, "logs")
+	if !p.Lit(`{"version":"`) {
+		return p.Fail("", "not a canonical "+LogsVersion+" block: it starts with {\"version\":\"")
 	}
-	vstart := p.i
-	for p.i < len(b) && b[p.i] != '"' {
-		p.i++
+	vstart := p.I
+	for p.I < len(b) && b[p.I] != '"' {
+		p.I++
 	}
-	switch v := string(b[vstart:p.i]); {
-	case p.i >= len(b):
-		return p.fail("version", "unterminated string")
+	switch v := string(b[vstart:p.I]); {
+	case p.I >= len(b):
+		return p.Fail("version", "unterminated string")
 	case v == blockVersion:
-		p.i = vstart
-		return p.fail("version", blockVersion+" is the ethereum-block encoding; erc20-transfers reads "+LogsVersion+": declare the source ethereum-logs")
+		p.I = vstart
+		return p.Fail("version", blockVersion+" is the ethereum-block encoding; erc20-transfers reads "+LogsVersion+": declare the source ethereum-logs")
 	case v != LogsVersion:
-		p.i = vstart
-		return p.fail("version", strconv.Quote(clip(v))+" is not "+LogsVersion)
+		p.I = vstart
+		return p.Fail("version", strconv.Quote(clip(v))+" is not "+LogsVersion)
 	}
-	p.i++ // closing quote
-	if err := p.key(`,"number":`, "number"); err != nil {
+	p.I++ // closing quote
+	if err := p.Key(`,"number":`, "number"); err != nil {
 		return err
 	}
 	number, err := p.uint("number")
 	if err != nil {
 		return err
 	}
-	if err := p.key(`,"hash":`, "hash"); err != nil {
+	if err := p.Key(`,"hash":`, "hash"); err != nil {
 		return err
 	}
 	if _, err := p.hexN(32, "hash"); err != nil {
 		return err
 	}
-	if err := p.key(`,"parent_hash":`, "parent_hash"); err != nil {
+	if err := p.Key(`,"parent_hash":`, "parent_hash"); err != nil {
 		return err
 	}
 	if _, err := p.hexN(32, "parent_hash"); err != nil {
 		return err
 	}
-	if err := p.key(`,"timestamp":`, "timestamp"); err != nil {
+	if err := p.Key(`,"timestamp":`, "timestamp"); err != nil {
 		return err
 	}
 	if _, err := p.uint("timestamp"); err != nil {
 		return err
 	}
-	if err := p.key(`,"miner":`, "miner"); err != nil {
+	if err := p.Key(`,"miner":`, "miner"); err != nil {
 		return err
 	}
 	if _, err := p.hexN(20, "miner"); err != nil {
 		return err
 	}
-	if err := p.key(`,"gas_limit":`, "gas_limit"); err != nil {
+	if err := p.Key(`,"gas_limit":`, "gas_limit"); err != nil {
 		return err
 	}
 	if _, err := p.uint("gas_limit"); err != nil {
 		return err
 	}
-	if err := p.key(`,"gas_used":`, "gas_used"); err != nil {
+	if err := p.Key(`,"gas_used":`, "gas_used"); err != nil {
 		return err
 	}
 	if _, err := p.uint("gas_used"); err != nil {
 		return err
 	}
-	if err := p.key(`,"base_fee_per_gas":`, "base_fee_per_gas"); err != nil {
+	if err := p.Key(`,"base_fee_per_gas":`, "base_fee_per_gas"); err != nil {
 		return err
 	}
-	if !p.lit("null") {
+	if !p.Lit("null") {
 		if _, err := p.decimal256("base_fee_per_gas"); err != nil {
 			return err
 		}
 	}
-	if err := p.key(`,"logs":[`, "logs"); err != nil {
+	if err := p.Key(`,"logs":[`, "logs"); err != nil {
 		return err
 	}
-	if !p.lit("]") {
+	if !p.Lit("]") {
 		var prev uint64
 		for n := 0; ; n++ {
-			p.elem = n
+			p.Elem = n
 			index, err := m.log(&p, number)
 			if err != nil {
 				return err
 			}
 			if n > 0 && index <= prev {
-				return p.fail("index", "log index "+strconv.FormatUint(index, 10)+" does not follow "+strconv.FormatUint(prev, 10)+": logs are in ascending index order")
+				return p.Fail("index", "log index "+strconv.FormatUint(index, 10)+" does not follow "+strconv.FormatUint(prev, 10)+": logs are in ascending index order")
 			}
 			prev = index
-			if p.lit(",") {
-				continue
-			}
-			if p.lit("]") {
+			if more, err := p.NextElem("a log"); err != nil {
+				return err
+			} else if !more {
 				break
 			}
-			p.elem = -1
-			return p.fail("logs", "expected ',' or ']' after a log")
 		}
-		p.elem = -1
 	}
-	if !p.lit("}") || p.i != len(b) {
-		return p.fail("", "expected the end of the block after the logs")
+	if !p.Lit("}") || p.I != len(b) {
+		return p.Fail("", "expected the end of the block after the logs")
 	}
 	return nil
 }
 
 // The fixed parts of a log, matched as words.
 var (
-	litIndex   = newLiteral(`{"index":`)
-	litTxHash  = newLiteral(`,"transaction_hash":"0x`)
-	litTxIndex = newLiteral(`","transaction_index":`)
-	litAddress = newLiteral(`,"address":"0x`)
-	litTopics  = newLiteral(`","topics":[`)
-	litData    = newLiteral(`,"data":"0x`)
+	litIndex   = scan.NewLiteral(`{"index":`)
+	litTxHash  = scan.NewLiteral(`,"transaction_hash":"0x`)
+	litTxIndex = scan.NewLiteral(`","transaction_index":`)
+	litAddress = scan.NewLiteral(`,"address":"0x`)
+	litTopics  = scan.NewLiteral(`","topics":[`)
+	litData    = scan.NewLiteral(`,"data":"0x`)
 )
 
 // Lengths of the fixed stretches of a log: transaction hash and the key
@@ -177,46 +170,41 @@ const (
 // txStretchError finds what is wrong in a transaction hash stretch that
 // failed the straight-line check.
 func (p *parser) txStretchError() error {
-	b := p.b
-	if !litTxHash.match(b[p.i:]) {
-		return p.expect("transaction_hash", `,"transaction_hash":"0x`)
+	b := p.B
+	if !litTxHash.Match(b[p.I:]) {
+		return p.Expect("transaction_hash", `,"transaction_hash":"0x`)
 	}
-	p.i += litTxHash.n
-	if len(b)-p.i < wordHex || !hex64(b[p.i:]) {
-		return p.fail("transaction_hash", "not 32 bytes of lowercase hex")
+	p.I += litTxHash.Len()
+	if len(b)-p.I < wordHex || !hex64(b[p.I:]) {
+		return p.Fail("transaction_hash", "not 32 bytes of lowercase hex")
 	}
-	p.i += wordHex
-	return p.expect("transaction_index", `","transaction_index":`)
+	p.I += wordHex
+	return p.Expect("transaction_index", `","transaction_index":`)
 }
 
 // addressStretchError finds what is wrong in an address stretch that
 // failed the straight-line check.
 func (p *parser) addressStretchError() error {
-	b := p.b
-	if !litAddress.match(b[p.i:]) {
-		return p.expect("address", `,"address":"0x`)
+	b := p.B
+	if !litAddress.Match(b[p.I:]) {
+		return p.Expect("address", `,"address":"0x`)
 	}
-	p.i += litAddress.n
-	if len(b)-p.i < addressHex || !hex40(b[p.i:]) {
-		return p.fail("address", "not 20 bytes of lowercase hex")
+	p.I += litAddress.Len()
+	if len(b)-p.I < addressHex || !hex40(b[p.I:]) {
+		return p.Fail("address", "not 20 bytes of lowercase hex")
 	}
-	p.i += addressHex
-	return p.expect("topics", `","topics":[`)
-}
-
-// expect is the error for a fixed part that is not there.
-func (p *parser) expect(field, lit string) error {
-	return p.fail(field, "expected "+strconv.Quote(lit)+" (the canonical encoding's fields, in order)")
+	p.I += addressHex
+	return p.Expect("topics", `","topics":[`)
 }
 
 // log reads one log and appends its row if it is a transfer. It returns the
 // log's index.
 func (m *Mapper) log(p *parser, block uint64) (uint64, error) {
-	b := p.b
-	if !litIndex.match(b[p.i:]) {
-		return 0, p.expect("index", `{"index":`)
+	b := p.B
+	if !litIndex.Match(b[p.I:]) {
+		return 0, p.Expect("index", `{"index":`)
 	}
-	p.i += litIndex.n
+	p.I += litIndex.Len()
 	index, err := p.uint("index")
 	if err != nil {
 		return 0, err
@@ -224,57 +212,57 @@ func (m *Mapper) log(p *parser, block uint64) (uint64, error) {
 	// Two fixed-length stretches, checked in straight-line code first; the
 	// field-by-field path only runs to say what is wrong.
 	var txAt, addrAt int
-	if len(b)-p.i >= txStretch && litTxHash.diff(b[p.i:])|hexBad64(b[p.i+litTxHash.n:])|litTxIndex.diff(b[p.i+litTxHash.n+wordHex:]) == 0 {
-		txAt = p.i + litTxHash.n
-		p.i += txStretch
+	if len(b)-p.I >= txStretch && litTxHash.Diff(b[p.I:])|hexBad64(b[p.I+litTxHash.Len():])|litTxIndex.Diff(b[p.I+litTxHash.Len()+wordHex:]) == 0 {
+		txAt = p.I + litTxHash.Len()
+		p.I += txStretch
 	} else {
 		return 0, p.txStretchError()
 	}
 	if _, err := p.uint("transaction_index"); err != nil {
 		return 0, err
 	}
-	if len(b)-p.i >= addressStretch && litAddress.diff(b[p.i:])|hexBad40(b[p.i+litAddress.n:])|litTopics.diff(b[p.i+litAddress.n+addressHex:]) == 0 {
-		addrAt = p.i + litAddress.n
-		p.i += addressStretch
+	if len(b)-p.I >= addressStretch && litAddress.Diff(b[p.I:])|hexBad40(b[p.I+litAddress.Len():])|litTopics.Diff(b[p.I+litAddress.Len()+addressHex:]) == 0 {
+		addrAt = p.I + litAddress.Len()
+		p.I += addressStretch
 	} else {
 		return 0, p.addressStretchError()
 	}
 	var topicAt [maxTopics]int // offsets of the topics' first hex digit
 	nt := 0
-	if p.i < len(b) && b[p.i] == ']' {
-		p.i++
+	if p.I < len(b) && b[p.I] == ']' {
+		p.I++
 	} else {
 		// Each topic is `"0x`, 64 hex digits, `"` and then ',' or ']'.
 		const topicLen = 3 + wordHex + 2
 		for {
 			if nt == maxTopics {
-				return 0, p.fail("topics", "more than 4 topics")
+				return 0, p.Fail("topics", "more than 4 topics")
 			}
-			t := b[p.i:]
+			t := b[p.I:]
 			if len(t) < topicLen || t[0] != '"' || t[1] != '0' || t[2] != 'x' || !hex64(t[3:]) || t[3+wordHex] != '"' {
-				return 0, p.fail("topics", "not 32 bytes of 0x-prefixed lowercase hex")
+				return 0, p.Fail("topics", "not 32 bytes of 0x-prefixed lowercase hex")
 			}
-			topicAt[nt] = p.i + 3
+			topicAt[nt] = p.I + 3
 			nt++
-			p.i += topicLen
+			p.I += topicLen
 			if sep := t[topicLen-1]; sep == ']' {
 				break
 			} else if sep != ',' {
-				p.i--
-				return 0, p.fail("topics", "expected ',' or ']' after a topic")
+				p.I--
+				return 0, p.Fail("topics", "expected ',' or ']' after a topic")
 			}
 		}
 	}
-	if !litData.match(b[p.i:]) {
-		return 0, p.expect("data", `,"data":"0x`)
+	if !litData.Match(b[p.I:]) {
+		return 0, p.Expect("data", `,"data":"0x`)
 	}
-	p.i += litData.n
+	p.I += litData.Len()
 	data, err := p.hexDigits("data")
 	if err != nil {
 		return 0, err
 	}
-	if !p.lit("}") {
-		return 0, p.fail("", "expected the end of the log after data")
+	if !p.Lit("}") {
+		return 0, p.Fail("", "expected the end of the log after data")
 	}
 
 	// A transfer: Transfer's topic, and topics plus data words make four
@@ -290,7 +278,7 @@ func (m *Mapper) log(p *parser, block uint64) (uint64, error) {
 		n := min(wordHex, len(data))
 		words[k], data = data[:n], data[n:]
 	}
-	r := m.rows
+	r := m.rows.Buf
 	r = append(r, `{"token_address":"0x`...)
 	r = append(r, b[addrAt:addrAt+addressHex]...)
 	r = append(r, `","from_address":"0x`...)
@@ -306,15 +294,15 @@ func (m *Mapper) log(p *parser, block uint64) (uint64, error) {
 	r = append(r, `,"block_number":`...)
 	r = appendUint64(r, block)
 	r = append(r, '}')
-	m.rows = r
-	m.ends = append(m.ends, len(r))
+	m.rows.Buf = r
+	m.rows.End()
 	return index, nil
 }
 
 // transferWords is TransferTopic's hex digits as words.
 var transferWords = func() (w [8]uint64) {
 	for i := range w {
-		w[i] = le64s(TransferTopic[2+8*i:])
+		w[i] = scan.LE64s(TransferTopic[2+8*i:])
 	}
 	return w
 }()
@@ -324,8 +312,8 @@ var transferWords = func() (w [8]uint64) {
 func isTransferTopic(b []byte) bool {
 	_ = b[63]
 	w := &transferWords
-	return (le64(b[0:8])^w[0])|(le64(b[8:16])^w[1])|(le64(b[16:24])^w[2])|(le64(b[24:32])^w[3])|
-		(le64(b[32:40])^w[4])|(le64(b[40:48])^w[5])|(le64(b[48:56])^w[6])|(le64(b[56:64])^w[7]) == 0
+	return (scan.LE64(b[0:8])^w[0])|(scan.LE64(b[8:16])^w[1])|(scan.LE64(b[16:24])^w[2])|(scan.LE64(b[24:32])^w[3])|
+		(scan.LE64(b[32:40])^w[4])|(scan.LE64(b[40:48])^w[5])|(scan.LE64(b[48:56])^w[6])|(scan.LE64(b[56:64])^w[7]) == 0
 }
 
 // low20 returns the low 20 bytes of a word, as the reference does (the

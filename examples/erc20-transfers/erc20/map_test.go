@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ipdm/ipdm/examples/internal/pipelinetest"
 	"github.com/ipdm/ipdm/pipeline/reference"
 	"github.com/ipdm/ipdm/pipeline/source"
 )
@@ -38,7 +39,7 @@ func TestSmallSetReproducesExpectedTransfers(t *testing.T) {
 		equalRows(t, fmt.Sprintf("block %d", b.Number), got, referenceRows(t, b))
 		rows = append(rows, got...)
 	}
-	data := readFixture(t, smallEth+"expected_token_transfers.json")
+	data := pipelinetest.ReadFixture(t, smallEth+"expected_token_transfers.json")
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	var expected []map[string]any
@@ -272,16 +273,9 @@ func TestMapRejects(t *testing.T) {
 			var m Mapper
 			emitted := 0
 			err := m.Map([]byte(tt.input), func([]byte) { emitted++ })
-			var ie *InputError
-			if !errors.Is(err, ErrMalformed) || !errors.As(err, &ie) {
-				t.Fatalf("err = %v, want an *InputError matching ErrMalformed", err)
-			}
-			if ie.Field != tt.field || ie.Offset < 0 || ie.Offset > len(tt.input) {
-				t.Errorf("field %q offset %d (%v), want field %q", ie.Field, ie.Offset, err, tt.field)
-			}
-			if emitted != 0 {
-				t.Errorf("%d rows emitted before the error", emitted)
-			}
+			// An *InputError naming tt.field, nothing emitted (the check is
+			// shared with the other examples, in examples/internal/pipelinetest).
+			pipelinetest.CheckRejected(t, err, len(tt.input), emitted, tt.field)
 			if b, err := source.DecodeBlock([]byte(tt.input)); err == nil && b.Transactions == nil {
 				if enc, _ := b.EncodeLogs(); bytes.Equal(enc, []byte(tt.input)) {
 					t.Errorf("the input is a valid canonical block: the case is wrong")
@@ -297,7 +291,7 @@ func TestMapRejects(t *testing.T) {
 // seedBlocks are the fuzz seeds: the fixtures' blocks and synthetic ones.
 func seedBlocks(f *testing.F) {
 	for _, dir := range []string{smallEth} {
-		blocks, logs := fixtureFile(dir+"expected_blocks.json"), fixtureFile(dir+"expected_logs.json")
+		blocks, logs := pipelinetest.FixtureFile(dir+"expected_blocks.json"), pipelinetest.FixtureFile(dir+"expected_logs.json")
 		if bs, err := source.DecodeETL(bytes.NewReader(blocks), nil, bytes.NewReader(logs)); err == nil && blocks != nil {
 			for _, b := range bs {
 				if enc, err := b.EncodeLogs(); err == nil {

@@ -5,57 +5,57 @@ package erc20
 // and value (decimal digits) as slices of row. Anything else is an
 // *InputError matching ErrMalformed.
 func ParseRow(row []byte) (token, value []byte, err error) {
-	p := parser{b: row, elem: -1}
+	p := newParser(row, "")
 	return p.row()
 }
 
 func (p *parser) row() (token, value []byte, err error) {
-	if err := p.key(`{"token_address":`, "token_address"); err != nil {
+	if err := p.Key(`{"token_address":`, "token_address"); err != nil {
 		return nil, nil, err
 	}
 	at, err := p.hexN(20, "token_address")
 	if err != nil {
 		return nil, nil, err
 	}
-	token = p.b[at-2 : at+addressHex]
-	if err := p.key(`,"from_address":`, "from_address"); err != nil {
+	token = p.B[at-2 : at+addressHex]
+	if err := p.Key(`,"from_address":`, "from_address"); err != nil {
 		return nil, nil, err
 	}
 	if _, err := p.hexN(20, "from_address"); err != nil {
 		return nil, nil, err
 	}
-	if err := p.key(`,"to_address":`, "to_address"); err != nil {
+	if err := p.Key(`,"to_address":`, "to_address"); err != nil {
 		return nil, nil, err
 	}
 	if _, err := p.hexN(20, "to_address"); err != nil {
 		return nil, nil, err
 	}
-	if err := p.key(`,"value":`, "value"); err != nil {
+	if err := p.Key(`,"value":`, "value"); err != nil {
 		return nil, nil, err
 	}
 	if value, err = p.decimal256("value"); err != nil {
 		return nil, nil, err
 	}
-	if err := p.key(`,"transaction_hash":`, "transaction_hash"); err != nil {
+	if err := p.Key(`,"transaction_hash":`, "transaction_hash"); err != nil {
 		return nil, nil, err
 	}
 	if _, err := p.hexN(32, "transaction_hash"); err != nil {
 		return nil, nil, err
 	}
-	if err := p.key(`,"log_index":`, "log_index"); err != nil {
+	if err := p.Key(`,"log_index":`, "log_index"); err != nil {
 		return nil, nil, err
 	}
 	if _, err := p.uint("log_index"); err != nil {
 		return nil, nil, err
 	}
-	if err := p.key(`,"block_number":`, "block_number"); err != nil {
+	if err := p.Key(`,"block_number":`, "block_number"); err != nil {
 		return nil, nil, err
 	}
 	if _, err := p.uint("block_number"); err != nil {
 		return nil, nil, err
 	}
-	if !p.lit("}") || p.i != len(p.b) {
-		return nil, nil, p.fail("", "expected the end of the row after block_number")
+	if !p.Lit("}") || p.I != len(p.B) {
+		return nil, nil, p.Fail("", "expected the end of the row after block_number")
 	}
 	return token, value, nil
 }
@@ -67,7 +67,8 @@ func (p *parser) row() (token, value []byte, err error) {
 // (matching ErrMalformed, naming the row) nothing is written.
 func Volume(rows [][]byte, write func(key, value []byte)) error {
 	for i, r := range rows {
-		p := parser{b: r, list: "rows", elem: i}
+		p := newParser(r, "rows")
+		p.Elem = i
 		if _, _, err := p.row(); err != nil {
 			return err
 		}

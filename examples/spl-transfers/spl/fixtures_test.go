@@ -3,10 +3,7 @@ package spl
 import (
 	"bytes"
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/ipdm/ipdm/pipeline/reference"
@@ -14,51 +11,12 @@ import (
 )
 
 // The shared fixtures live in shared/fixtures beside the checkout
-// (/work/shared/fixtures for /work/main); fixtureDir walks up from the
-// package directory to find them.
+// (/work/shared/fixtures for /work/main); the helpers that find and read
+// them are in examples/internal/pipelinetest.
 const (
 	solTxDir   = "solana/transaction-jsonparsed/"
 	solSlotDir = "solana/slot-138802069/"
 )
-
-var fixtureDir = sync.OnceValue(func() string {
-	dir, err := filepath.Abs(".")
-	if err != nil {
-		return ""
-	}
-	for {
-		p := filepath.Join(dir, "shared", "fixtures")
-		if st, err := os.Stat(p); err == nil && st.IsDir() {
-			return p
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return ""
-		}
-		dir = parent
-	}
-})
-
-func readFixture(t testing.TB, rel string) []byte {
-	t.Helper()
-	if fixtureDir() == "" {
-		t.Skip("shared/fixtures not found in any parent directory (the shared fixtures must be beside the checkout, as /work/shared/fixtures is for /work/main)")
-	}
-	b, err := os.ReadFile(filepath.Join(fixtureDir(), rel))
-	if err != nil {
-		t.Skipf("fixture %s: %v", rel, err)
-	}
-	return b
-}
-
-// fixtureFile reads a fixture for a fuzz seed, nil when absent.
-func fixtureFile(rel string) []byte {
-	if fixtureDir() == "" {
-		return nil
-	}
-	b, _ := os.ReadFile(filepath.Join(fixtureDir(), rel))
-	return b
-}
 
 // referenceRows is what Map must emit for ins: json.Marshal of each
 // reference.SPLTransfer.

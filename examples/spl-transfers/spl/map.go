@@ -1,6 +1,10 @@
 package spl
 
-import "strconv"
+import (
+	"strconv"
+
+	"github.com/ipdm/ipdm/examples/internal/scan"
+)
 
 // SlotVersion is the encoding Map reads (source kind solana-instructions).
 const SlotVersion = "ipdm.solana.instructions.v1"
@@ -16,10 +20,9 @@ const (
 // Mapper runs the spl_transfers module. The zero value is ready to use;
 // reusing one Mapper across slots reuses its buffers.
 type Mapper struct {
-	rows []byte // the slot's rows, concatenated
-	ends []int  // end offset of each row in rows
-	tmp  []byte // unescaped keys, program and type
-	dec  []byte // unescaped row values
+	rows scan.Rows // the slot's rows (scan.Rows is shared with the other examples)
+	tmp  []byte    // unescaped keys, program and type
+	dec  []byte    // unescaped row values
 }
 
 // Map reads one slot in the canonical ipdm.solana.instructions.v1 encoding
@@ -27,81 +30,72 @@ type Mapper struct {
 // valid only during the call. Map validates the whole slot before the first
 // emit: on error (matching ErrMalformed) it emits nothing.
 func (m *Mapper) Map(slot []byte, emit func(row []byte)) error {
-	m.rows, m.ends = m.rows[:0], m.ends[:0]
+	m.rows.Reset()
 	err := m.scan(slot)
 	if err != nil {
 		return err
 	}
-	start := 0
-	for _, end := range m.ends {
-		emit(m.rows[start:end:end])
-		start = end
-	}
+	m.rows.Emit(emit)
 	return nil
 }
 
 // Rows returns the rows Map emits for slot, each in its own slice.
 func Rows(slot []byte) ([][]byte, error) {
 	var m Mapper
-	var out [][]byte
-	err := m.Map(slot, func(row []byte) { out = append(out, append([]byte(nil), row...)) })
-	return out, err
+	return scan.Collect(slot, m.Map)
 }
 
 func (m *Mapper) scan(b []byte) error {
-	p := parser{b: b, elem: -1, tmp: m.tmp}
+	p := newParser(b)
+	p.tmp = m.tmp
 	defer func() { m.tmp = p.tmp[:0] }()
-	if !p.lit(`{"version":"`) {
-		return p.fail("", "not a canonical "+SlotVersion+" slot: it starts with {\"version\":\"")
+	if !p.Lit(`{"version":"`) {
+		return p.Fail("", "not a canonical "+SlotVersion+" slot: it starts with {\"version\":\"")
 	}
-	if !p.lit(SlotVersion + `"`) {
+	if !p.Lit(SlotVersion + `"`) {
 		v, _, _ := p.str("version")
-		return p.fail("version", strconv.Quote(clip(string(v)))+" is not "+SlotVersion)
+		return p.Fail("version", strconv.Quote(clip(string(v)))+" is not "+SlotVersion)
 	}
-	if err := p.key(`,"slot":`, "slot"); err != nil {
+	if err := p.Key(`,"slot":`, "slot"); err != nil {
 		return err
 	}
-	if _, err := p.uint("slot", maxUint64); err != nil {
+	if _, err := p.Uint("slot", scan.MaxUint64, tooBigUint64); err != nil {
 		return err
 	}
-	if err := p.key(`,"instructions":[`, "instructions"); err != nil {
+	if err := p.Key(`,"instructions":[`, "instructions"); err != nil {
 		return err
 	}
-	if !p.lit("]") {
+	if !p.Lit("]") {
 		for n := 0; ; n++ {
-			p.elem = n
+			p.Elem = n
 			if err := m.instruction(&p); err != nil {
 				return err
 			}
-			if p.lit(",") {
-				continue
-			}
-			if p.lit("]") {
+			if more, err := p.NextElem("an instruction"); err != nil {
+				return err
+			} else if !more {
 				break
 			}
-			p.elem = -1
-			return p.fail("instructions", "expected ',' or ']' after an instruction")
 		}
-		p.elem = -1
 	}
-	if !p.lit("}") || p.i != len(b) {
-		return p.fail("", "expected the end of the slot after the instructions")
+	if !p.Lit("}") || p.I != len(b) {
+		return p.Fail("", "expected the end of the slot after the instructions")
 	}
 	return nil
 }
 
 // The keys of an instruction, matched as words.
 var (
-	keyTxSignature = newLiteral(`{"tx_signature":`)
-	keyIndex       = newLiteral(`,"index":`)
-	keyParentIndex = newLiteral(`,"parent_index":`)
-	keyProgramID   = newLiteral(`,"program_id":`)
-	keyProgram     = newLiteral(`,"program":`)
-	keyType        = newLiteral(`,"instruction_type":`)
-	keyAccounts    = newLiteral(`,"accounts":`)
-	keyData        = newLiteral(`,"data":`)
-	keyParsed      = newLiteral(`,"parsed":`)
-	keyParams      = newLiteral(`,"params":`)
+	keyTxSignature = scan.NewLiteral(`{"tx_signature":`)
+	keyIndex       = scan.NewLiteral(`,"index":`)
+	keyParentIndex = scan.NewLiteral(`,"parent_index":`)
+	keyProgramID   = scan.NewLiteral(`,"program_id":`)
+	keyProgram     = scan.NewLiteral(`,"program":`)
+	keyType        = scan.NewLiteral(`,"instruction_type":`)
+	keyAccounts    = scan.NewLiteral(`,"accounts":`)
+	keyData        = scan.NewLiteral(`,"data":`)
+	keyParsed      = scan.NewLiteral(`,"parsed":`)
+	keyParams      = scan.NewLiteral(`,"params":`)
 )
 
 // kind is what an instruction is to spl-transfers.
@@ -146,45 +140,45 @@ func classify(program, typ []byte) (kind, bool) {
 // transfer.
 func (m *Mapper) instruction(p *parser) error {
 	p.tmp = p.tmp[:0] // program and type may be unescaped into tmp, kept to the end
-	if err := p.keyWords(&keyTxSignature, `{"tx_signature":`, "tx_signature"); err != nil {
+	if err := p.KeyWords(&keyTxSignature, `{"tx_signature":`, "tx_signature"); err != nil {
 		return err
 	}
 	sig, err := p.base58("tx_signature", 64, 88)
 	if err != nil {
 		return err
 	}
-	if err := p.keyWords(&keyIndex, `,"index":`, "index"); err != nil {
+	if err := p.KeyWords(&keyIndex, `,"index":`, "index"); err != nil {
 		return err
 	}
-	index, err := p.uint("index", maxInt64)
+	index, err := p.Uint("index", scan.MaxInt64, tooBigInt64)
 	if err != nil {
 		return err
 	}
-	if err := p.keyWords(&keyParentIndex, `,"parent_index":`, "parent_index"); err != nil {
+	if err := p.KeyWords(&keyParentIndex, `,"parent_index":`, "parent_index"); err != nil {
 		return err
 	}
 	parent := int64(-1)
-	if !p.lit("null") {
-		v, err := p.uint("parent_index", maxInt64)
+	if !p.Lit("null") {
+		v, err := p.Uint("parent_index", scan.MaxInt64, tooBigInt64)
 		if err != nil {
 			return err
 		}
 		parent = int64(v)
 	}
-	if err := p.keyWords(&keyProgramID, `,"program_id":`, "program_id"); err != nil {
+	if err := p.KeyWords(&keyProgramID, `,"program_id":`, "program_id"); err != nil {
 		return err
 	}
 	if _, err := p.base58("program_id", 32, 44); err != nil {
 		return err
 	}
-	if err := p.keyWords(&keyProgram, `,"program":`, "program"); err != nil {
+	if err := p.KeyWords(&keyProgram, `,"program":`, "program"); err != nil {
 		return err
 	}
 	program, err := p.text("program")
 	if err != nil {
 		return err
 	}
-	if err := p.keyWords(&keyType, `,"instruction_type":`, "instruction_type"); err != nil {
+	if err := p.KeyWords(&keyType, `,"instruction_type":`, "instruction_type"); err != nil {
 		return err
 	}
 	typ, err := p.text("instruction_type")
@@ -192,43 +186,43 @@ func (m *Mapper) instruction(p *parser) error {
 		return err
 	}
 	k, checked := classify(program, typ)
-	if err := p.keyWords(&keyAccounts, `,"accounts":`, "accounts"); err != nil {
+	if err := p.KeyWords(&keyAccounts, `,"accounts":`, "accounts"); err != nil {
 		return err
 	}
-	if !p.lit("null") {
-		if !p.lit("[") {
-			return p.fail("accounts", "not null or a list")
+	if !p.Lit("null") {
+		if !p.Lit("[") {
+			return p.Fail("accounts", "not null or a list")
 		}
-		if !p.lit("]") {
+		if !p.Lit("]") {
 			for {
 				if _, err := p.base58("accounts", 32, 44); err != nil {
 					return err
 				}
-				if p.lit(",") {
+				if p.Lit(",") {
 					continue
 				}
-				if p.lit("]") {
+				if p.Lit("]") {
 					break
 				}
-				return p.fail("accounts", "expected ',' or ']' after an account")
+				return p.Fail("accounts", "expected ',' or ']' after an account")
 			}
 		}
 	}
-	if err := p.keyWords(&keyData, `,"data":`, "data"); err != nil {
+	if err := p.KeyWords(&keyData, `,"data":`, "data"); err != nil {
 		return err
 	}
-	if !p.lit(`""`) {
+	if !p.Lit(`""`) {
 		if _, err := p.base58("data", 1, 1<<20); err != nil {
 			return err
 		}
 	}
-	if err := p.keyWords(&keyParsed, `,"parsed":`, "parsed"); err != nil {
+	if err := p.KeyWords(&keyParsed, `,"parsed":`, "parsed"); err != nil {
 		return err
 	}
 	if _, _, err := p.str("parsed"); err != nil {
 		return err
 	}
-	if err := p.keyWords(&keyParams, `,"params":`, "params"); err != nil {
+	if err := p.KeyWords(&keyParams, `,"params":`, "params"); err != nil {
 		return err
 	}
 	if k == kindOther {
@@ -245,7 +239,7 @@ func (m *Mapper) instruction(p *parser) error {
 			}
 			return "transaction " + string(sig) + ", " + w + " (" + string(program) + " " + string(typ) + "): "
 		}
-		at := p.i
+		at := p.I
 		var ps params
 		if err := p.params(&ps); err != nil {
 			if ie, ok := err.(*InputError); ok {
@@ -254,12 +248,12 @@ func (m *Mapper) instruction(p *parser) error {
 			return err
 		}
 		if reason := m.row(k, checked, &ps, sig); reason != "" {
-			p.i = at
-			return p.fail("params", where()+reason)
+			p.I = at
+			return p.Fail("params", where()+reason)
 		}
 	}
-	if !p.lit("}") {
-		return p.fail("", "expected the end of the instruction after params")
+	if !p.Lit("}") {
+		return p.Fail("", "expected the end of the instruction after params")
 	}
 	return nil
 }

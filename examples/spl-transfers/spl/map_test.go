@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ipdm/ipdm/examples/internal/pipelinetest"
 	"github.com/ipdm/ipdm/pipeline/reference"
 	"github.com/ipdm/ipdm/pipeline/source"
 )
@@ -78,7 +79,7 @@ func csvOracle(t *testing.T, data []byte) [][]byte {
 // The getTransaction response, as one slot, gives exactly the rows of its
 // expected_instructions.csv: 8 spl-token transfers among 21 instructions.
 func TestTransactionReproducesExpectedCSV(t *testing.T) {
-	txs, err := source.DecodeSolanaTransactions(readFixture(t, solTxDir+"getTransaction.json"))
+	txs, err := source.DecodeSolanaTransactions(pipelinetest.ReadFixture(t, solTxDir+"getTransaction.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,7 +87,7 @@ func TestTransactionReproducesExpectedCSV(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := csvOracle(t, readFixture(t, solTxDir+"expected_instructions.csv"))
+	want := csvOracle(t, pipelinetest.ReadFixture(t, solTxDir+"expected_instructions.csv"))
 	if len(want) != 8 {
 		t.Fatalf("the expected CSV gives %d rows, want 8", len(want))
 	}
@@ -101,7 +102,7 @@ func TestTransactionReproducesExpectedCSV(t *testing.T) {
 // Slot 138802069 (5,376 instructions, 570 transfers of three types):
 // byte-identical to the reference and to the CSV oracle.
 func TestSlotMatchesReference(t *testing.T) {
-	data := readFixture(t, solSlotDir+"instructions.csv")
+	data := pipelinetest.ReadFixture(t, solSlotDir+"instructions.csv")
 	ins, err := source.DecodeInstructionsCSV(bytes.NewReader(data))
 	if err != nil {
 		t.Fatal(err)
@@ -257,16 +258,9 @@ func TestMapRejects(t *testing.T) {
 			var m Mapper
 			emitted := 0
 			err := m.Map([]byte(tt.input), func([]byte) { emitted++ })
-			var ie *InputError
-			if !errors.Is(err, ErrMalformed) || !errors.As(err, &ie) {
-				t.Fatalf("err = %v, want an *InputError matching ErrMalformed", err)
-			}
-			if ie.Field != tt.field || ie.Offset < 0 || ie.Offset > len(tt.input) {
-				t.Errorf("field %q offset %d (%v), want field %q", ie.Field, ie.Offset, err, tt.field)
-			}
-			if emitted != 0 {
-				t.Errorf("%d rows emitted before the error", emitted)
-			}
+			// An *InputError naming tt.field, nothing emitted (the check is
+			// shared with the other examples, in examples/internal/pipelinetest).
+			pipelinetest.CheckRejected(t, err, len(tt.input), emitted, tt.field)
 			if s, err := source.DecodeSlot([]byte(tt.input)); err == nil {
 				if enc, _ := s.Encode(); bytes.Equal(enc, []byte(tt.input)) {
 					t.Errorf("the input is a valid canonical slot: the case is wrong")
@@ -328,7 +322,7 @@ func TestFoldEqual(t *testing.T) {
 // what it accepts the reference accepts, with the same rows; and it accepts
 // every canonical slot the reference accepts.
 func FuzzMap(f *testing.F) {
-	if b := fixtureFile(solTxDir + "getTransaction.json"); b != nil {
+	if b := pipelinetest.FixtureFile(solTxDir + "getTransaction.json"); b != nil {
 		if txs, err := source.DecodeSolanaTransactions(b); err == nil {
 			if enc, err := (source.Slot{Slot: txs[0].Slot, Instructions: txs[0].Instructions}).Encode(); err == nil {
 				f.Add(enc)

@@ -1,6 +1,10 @@
 package spl
 
-import "unicode/utf8"
+import (
+	"unicode/utf8"
+
+	"github.com/ipdm/ipdm/examples/internal/scan"
+)
 
 // jval is a params value as read from the input: a string's raw contents
 // (escaped if esc) or a number's text. The zero jval is the empty string.
@@ -75,13 +79,13 @@ type params struct {
 func (p *parser) params(ps *params) error {
 	const field = "params"
 	switch {
-	case p.lit("null"): // decodes to nothing: every field stays empty
+	case p.Lit("null"): // decodes to nothing: every field stays empty
 		return nil
-	case !p.peek('{'):
+	case !p.Peek('{'):
 		return p.typeError(field, "an object")
 	}
-	p.i++
-	if p.lit("}") {
+	p.I++
+	if p.Lit("}") {
 		return nil
 	}
 	for {
@@ -102,13 +106,9 @@ func (p *parser) params(ps *params) error {
 		if err != nil {
 			return err
 		}
-		if p.lit(",") {
-			continue
+		if more, err := p.More("}", field, "a member"); !more {
+			return err
 		}
-		if p.lit("}") {
-			return nil
-		}
-		return p.fail(field, "expected ',' or '}' after a member")
 	}
 }
 
@@ -118,17 +118,17 @@ func (p *parser) params(ps *params) error {
 func (p *parser) tokenAmount(ps *params) error {
 	const field = "params.tokenAmount"
 	switch {
-	case p.lit("null"):
+	case p.Lit("null"):
 		ps.hasTokenAmount, ps.ta = false, [2]jval{}
 		return nil
-	case !p.peek('{'):
+	case !p.Peek('{'):
 		return p.typeError(field, "an object")
 	}
 	if !ps.hasTokenAmount {
 		ps.hasTokenAmount, ps.ta = true, [2]jval{}
 	}
-	p.i++
-	if p.lit("}") {
+	p.I++
+	if p.Lit("}") {
 		return nil
 	}
 	for {
@@ -144,13 +144,9 @@ func (p *parser) tokenAmount(ps *params) error {
 		if err != nil {
 			return err
 		}
-		if p.lit(",") {
-			continue
+		if more, err := p.More("}", field, "a member"); !more {
+			return err
 		}
-		if p.lit("}") {
-			return nil
-		}
-		return p.fail(field, "expected ',' or '}' after a member")
 	}
 }
 
@@ -184,8 +180,8 @@ func (p *parser) member(field string, names []string) (int, error) {
 		}
 	}
 	p.tmp = p.tmp[:mark]
-	if !p.lit(":") {
-		return 0, p.fail(field, "expected ':' after an object key")
+	if !p.Lit(":") {
+		return 0, p.Fail(field, "expected ':' after an object key")
 	}
 	return f, nil
 }
@@ -233,14 +229,14 @@ func upper(c byte) byte {
 // null leaves it, anything else is a type error.
 func (p *parser) stringField(v *jval, field string) error {
 	switch {
-	case p.peek('"'):
+	case p.Peek('"'):
 		raw, esc, err := p.str(field)
 		if err != nil {
 			return err
 		}
 		*v = jval{raw, esc}
 		return nil
-	case p.lit("null"):
+	case p.Lit("null"):
 		return nil
 	}
 	return p.typeError(field, "a string")
@@ -251,8 +247,8 @@ func (p *parser) stringField(v *jval, field string) error {
 // it, anything else is an error.
 func (p *parser) numberField(v *jval, field string) error {
 	switch {
-	case p.peek('"'):
-		at := p.i
+	case p.Peek('"'):
+		at := p.I
 		raw, esc, err := p.str(field)
 		if err != nil {
 			return err
@@ -266,14 +262,14 @@ func (p *parser) numberField(v *jval, field string) error {
 		ok := len(s) > 0 && numberLen(s) == len(s)
 		p.tmp = p.tmp[:mark]
 		if !ok {
-			p.i = at
-			return p.fail(field, "a string that is not a number where a number belongs")
+			p.I = at
+			return p.Fail(field, "a string that is not a number where a number belongs")
 		}
 		*v = jval{raw, esc}
 		return nil
-	case p.lit("null"):
+	case p.Lit("null"):
 		return nil
-	case p.peek('-') || (p.i < len(p.b) && p.b[p.i]-'0' <= 9):
+	case p.Peek('-') || (p.I < len(p.B) && p.B[p.I]-'0' <= 9):
 		text, err := p.number(field)
 		if err != nil {
 			return err
@@ -284,16 +280,16 @@ func (p *parser) numberField(v *jval, field string) error {
 	return p.typeError(field, "a number")
 }
 
-// typeError refuses the value at p.i, which is not of the type want. The
+// typeError refuses the value at p.I, which is not of the type want. The
 // value's syntax is checked first so that a syntax error is reported as
 // such.
 func (p *parser) typeError(field, want string) error {
-	at := p.i
+	at := p.I
 	if err := p.skip(1, field); err != nil {
 		return err
 	}
-	p.i = at
-	return p.fail(field, "not "+want)
+	p.I = at
+	return p.Fail(field, "not "+want)
 }
 
 // row appends the row of a transfer instruction of kind k, or returns why
@@ -323,7 +319,7 @@ func (m *Mapper) row(k kind, checked bool, ps *params, sig []byte) string {
 		amount = ps.ta[taAmount]
 		if d := ps.ta[taDecimals]; len(d.raw) > 0 {
 			decimals, m.dec = m.value(d)
-			if !isDecimal(decimals) {
+			if !scan.IsDecimal(decimals) {
 				return "tokenAmount.decimals " + clip(string(decimals)) + " is not an unsigned integer"
 			}
 		}
@@ -333,10 +329,10 @@ func (m *Mapper) row(k kind, checked bool, ps *params, sig []byte) string {
 	}
 	var value []byte
 	value, m.dec = m.value(amount)
-	if !isDecimal(value) {
+	if !scan.IsDecimal(value) {
 		return "amount " + clip(string(value)) + " is not an exact unsigned integer"
 	}
-	r := m.rows
+	r := m.rows.Buf
 	r = append(r, `{"source":`...)
 	r = m.appendString(r, src)
 	r = append(r, `,"destination":`...)
@@ -356,8 +352,8 @@ func (m *Mapper) row(k kind, checked bool, ps *params, sig []byte) string {
 	r = append(r, `","tx_signature":"`...)
 	r = append(r, sig...)
 	r = append(r, `"}`...)
-	m.rows = r
-	m.ends = append(m.ends, len(r))
+	m.rows.Buf = r
+	m.rows.End()
 	return ""
 }
 

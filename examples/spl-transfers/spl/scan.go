@@ -1,131 +1,49 @@
 package spl
 
 import (
-	"errors"
 	"strconv"
 	"unicode/utf16"
 	"unicode/utf8"
+
+	"github.com/ipdm/ipdm/examples/internal/scan"
 )
+
+// The cursor, the error type and the word-at-a-time helpers this scanner
+// is built on are shared with the erc20-transfers example; they live in
+// examples/internal/scan.
 
 // ErrMalformed is matched (errors.Is) by every error about the bytes given
 // to Map.
-var ErrMalformed = errors.New("malformed input")
+var ErrMalformed = scan.ErrMalformed
 
-// InputError says where and why input was refused.
-type InputError struct {
-	Offset int    // byte offset in the input where the problem was found
-	Field  string // path of the field being read, such as "instructions[3].params"; "" for the document
-	Reason string
-}
-
-func (e *InputError) Error() string {
-	s := "spl: input byte " + strconv.Itoa(e.Offset)
-	if e.Field != "" {
-		s += " (" + e.Field + ")"
-	}
-	return s + ": " + e.Reason
-}
-
-// Unwrap makes every InputError match ErrMalformed.
-func (e *InputError) Unwrap() error { return ErrMalformed }
+// InputError says where and why input was refused (its Pkg is "spl").
+type InputError = scan.InputError
 
 // maxDepth is how deep params may nest: source.DecodeSlot refuses a value
 // nested deeper than 64 containers.
 const maxDepth = 64
 
-// parser reads the canonical encoding left to right. It never reads past b:
-// every access is bounds-checked by the length tests before it.
+// parser reads the canonical encoding left to right: a scan.Cursor (input
+// B read at I; Elem is the index of the instruction being read, -1 outside
+// the list) plus this format's fields. It never reads past B: every access
+// is bounds-checked by the length tests before it.
 type parser struct {
-	b    []byte
-	i    int
-	elem int // index of the instruction being read, -1 outside the list
+	scan.Cursor
 	// tmp receives unescaped strings (keys, numeric strings).
 	tmp []byte
 }
 
-func (p *parser) fail(field, reason string) error {
-	f := field
-	if p.elem >= 0 {
-		f = "instructions[" + strconv.Itoa(p.elem) + "]"
-		if field != "" {
-			f += "." + field
-		}
-	}
-	return &InputError{Offset: p.i, Field: f, Reason: reason}
+// newParser returns a parser at the start of b, outside the instructions.
+func newParser(b []byte) parser {
+	return parser{Cursor: scan.Cursor{B: b, Pkg: "spl", List: "instructions", Elem: -1}}
 }
 
-// lit consumes s if the input continues with it.
-func (p *parser) lit(s string) bool {
-	if len(p.b)-p.i >= len(s) && string(p.b[p.i:p.i+len(s)]) == s {
-		p.i += len(s)
-		return true
-	}
-	return false
-}
-
-// key consumes the literal introducing a field (such as `,"index":`).
-func (p *parser) key(s, field string) error {
-	if p.lit(s) {
-		return nil
-	}
-	return p.expect(field, s)
-}
-
-// keyWords is key for the fields of every instruction, matched as words.
-func (p *parser) keyWords(l *literal, s, field string) error {
-	if l.match(p.b[p.i:]) {
-		p.i += l.n
-		return nil
-	}
-	return p.expect(field, s)
-}
-
-// expect is the error for a fixed part that is not there.
-func (p *parser) expect(field, lit string) error {
-	return p.fail(field, "expected "+strconv.Quote(lit)+" (the canonical encoding's fields, in order)")
-}
-
-func (p *parser) peek(c byte) bool { return p.i < len(p.b) && p.b[p.i] == c }
-
-// maxUint64 and maxInt64 in decimal.
+// The reasons p.Uint gives for an integer above its maximum,
+// scan.MaxUint64 or scan.MaxInt64.
 const (
-	maxUint64 = "18446744073709551615"
-	maxInt64  = "9223372036854775807"
+	tooBigUint64 = "integer exceeds " + scan.MaxUint64
+	tooBigInt64  = "integer exceeds " + scan.MaxInt64
 )
-
-// uint reads an unsigned decimal integer in canonical form (no sign,
-// fraction, exponent or leading zero) not above max, which is maxUint64 or
-// maxInt64.
-func (p *parser) uint(field, max string) (uint64, error) {
-	b := p.b
-	i := p.i
-	if len(b)-i >= 8 { // the common case: up to 7 digits, read as one word
-		x := le64(b[i:])
-		if n := firstFlag(notDigit(x)); n > 0 && n < 8 {
-			next := byte(x >> (8 * n))
-			if (n == 1 || x&0xff != '0') && next != '.' && next != 'e' && next != 'E' {
-				p.i = i + n
-				return parseDigits(x, n), nil
-			}
-		}
-	}
-	var v uint64
-	for i < len(b) && b[i]-'0' <= 9 {
-		v = v*10 + uint64(b[i]-'0')
-		i++
-	}
-	n := i - p.i
-	switch {
-	case n == 0 || (i < len(b) && (b[i] == '.' || b[i] == 'e' || b[i] == 'E')):
-		return 0, p.fail(field, "not an unsigned integer")
-	case n > 1 && b[p.i] == '0':
-		return 0, p.fail(field, "integer with a leading zero")
-	case n > len(max) || (n == len(max) && string(b[p.i:i]) > max):
-		return 0, p.fail(field, "integer exceeds "+max)
-	}
-	p.i = i
-	return v, nil
-}
 
 // Byte classes.
 var (
@@ -150,16 +68,16 @@ var (
 // quotes) and whether they contain escapes. The escapes are checked, not
 // decoded; unescape decodes them.
 func (p *parser) str(field string) (raw []byte, esc bool, err error) {
-	b := p.b
-	if p.i >= len(b) || b[p.i] != '"' {
-		return nil, false, p.fail(field, "not a string")
+	b := p.B
+	if p.I >= len(b) || b[p.I] != '"' {
+		return nil, false, p.Fail(field, "not a string")
 	}
-	start := p.i + 1
+	start := p.I + 1
 	i := start
 	for {
 		for len(b)-i >= 8 {
-			if m := stringStop(le64(b[i:])); m != 0 {
-				i += firstFlag(m)
+			if m := stringStop(scan.LE64(b[i:])); m != 0 {
+				i += scan.FirstFlag(m)
 				break
 			}
 			i += 8
@@ -168,35 +86,35 @@ func (p *parser) str(field string) (raw []byte, esc bool, err error) {
 			i++
 		}
 		if i >= len(b) {
-			p.i = i
-			return nil, false, p.fail(field, "unterminated string")
+			p.I = i
+			return nil, false, p.Fail(field, "unterminated string")
 		}
 		switch b[i] {
 		case '"':
-			p.i = i + 1
+			p.I = i + 1
 			return b[start:i], esc, nil
 		case '\\':
 			esc = true
 			if i+1 >= len(b) {
-				p.i = i
-				return nil, false, p.fail(field, "unterminated string")
+				p.I = i
+				return nil, false, p.Fail(field, "unterminated string")
 			}
 			switch b[i+1] {
 			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
 				i += 2
 			case 'u':
 				if hex4(b[i+2:]) < 0 {
-					p.i = i
-					return nil, false, p.fail(field, "invalid \\u escape")
+					p.I = i
+					return nil, false, p.Fail(field, "invalid \\u escape")
 				}
 				i += 6
 			default:
-				p.i = i
-				return nil, false, p.fail(field, "invalid escape")
+				p.I = i
+				return nil, false, p.Fail(field, "invalid escape")
 			}
 		default:
-			p.i = i
-			return nil, false, p.fail(field, "control character in string")
+			p.I = i
+			return nil, false, p.Fail(field, "control character in string")
 		}
 	}
 }
@@ -330,12 +248,12 @@ func appendQuoted(dst, s []byte) []byte {
 
 // number reads a JSON number (RFC 8259 grammar) and returns its text.
 func (p *parser) number(field string) ([]byte, error) {
-	n := numberLen(p.b[p.i:])
+	n := numberLen(p.B[p.I:])
 	if n == 0 {
-		return nil, p.fail(field, "invalid number")
+		return nil, p.Fail(field, "invalid number")
 	}
-	p.i += n
-	return p.b[p.i-n : p.i], nil
+	p.I += n
+	return p.B[p.I-n : p.I], nil
 }
 
 // numberLen returns the length of the JSON number at the start of s, or 0
@@ -380,20 +298,20 @@ func numberLen(s []byte) int {
 // itself is at depth 0).
 func (p *parser) skip(depth int, field string) error {
 	if depth > maxDepth {
-		return p.fail(field, "params nest deeper than 64 levels")
+		return p.Fail(field, "params nest deeper than 64 levels")
 	}
-	if p.i >= len(p.b) {
-		return p.fail(field, "unexpected end")
+	if p.I >= len(p.B) {
+		return p.Fail(field, "unexpected end")
 	}
-	switch c := p.b[p.i]; c {
+	switch c := p.B[p.I]; c {
 	case '{', '[':
-		p.i++
+		p.I++
 		end := byte(']')
 		if c == '{' {
 			end = '}'
 		}
-		if p.peek(end) {
-			p.i++
+		if p.Peek(end) {
+			p.I++
 			return nil
 		}
 		for {
@@ -401,21 +319,21 @@ func (p *parser) skip(depth int, field string) error {
 				if _, _, err := p.str(field); err != nil {
 					return err
 				}
-				if !p.lit(":") {
-					return p.fail(field, "expected ':' after an object key")
+				if !p.Lit(":") {
+					return p.Fail(field, "expected ':' after an object key")
 				}
 			}
 			if err := p.skip(depth+1, field); err != nil {
 				return err
 			}
-			if p.lit(",") {
+			if p.Lit(",") {
 				continue
 			}
-			if p.peek(end) {
-				p.i++
+			if p.Peek(end) {
+				p.I++
 				return nil
 			}
-			return p.fail(field, "expected ',' or '"+string(end)+"'")
+			return p.Fail(field, "expected ',' or '"+string(end)+"'")
 		}
 	case '"':
 		_, _, err := p.str(field)
@@ -433,8 +351,8 @@ func (p *parser) skip(depth int, field string) error {
 }
 
 func (p *parser) word(w, field string) error {
-	if !p.lit(w) {
-		return p.fail(field, "invalid literal")
+	if !p.Lit(w) {
+		return p.Fail(field, "invalid literal")
 	}
 	return nil
 }
@@ -442,33 +360,19 @@ func (p *parser) word(w, field string) error {
 // base58 reads a string of base58 digits, between min and max of them, and
 // returns them.
 func (p *parser) base58(field string, min, max int) ([]byte, error) {
-	b := p.b
-	if p.i >= len(b) || b[p.i] != '"' {
-		return nil, p.fail(field, "not a base58 string")
+	b := p.B
+	if p.I >= len(b) || b[p.I] != '"' {
+		return nil, p.Fail(field, "not a base58 string")
 	}
-	start := p.i + 1
+	start := p.I + 1
 	i := start + base58Len(b[start:])
 	if i >= len(b) || b[i] != '"' {
-		p.i = i
-		return nil, p.fail(field, "not a base58 string")
+		p.I = i
+		return nil, p.Fail(field, "not a base58 string")
 	}
 	if n := i - start; n < min || n > max {
-		return nil, p.fail(field, strconv.Itoa(n)+" base58 digits, not "+strconv.Itoa(min)+"–"+strconv.Itoa(max))
+		return nil, p.Fail(field, strconv.Itoa(n)+" base58 digits, not "+strconv.Itoa(min)+"–"+strconv.Itoa(max))
 	}
-	p.i = i + 1
+	p.I = i + 1
 	return b[start:i], nil
-}
-
-// isDecimal reports whether s is an unsigned decimal integer in canonical
-// form (digits only, no leading zero unless s is "0").
-func isDecimal(s []byte) bool {
-	if len(s) == 0 || (len(s) > 1 && s[0] == '0') {
-		return false
-	}
-	for _, c := range s {
-		if c-'0' > 9 {
-			return false
-		}
-	}
-	return true
 }
