@@ -3,7 +3,13 @@
 // which paths already have a reported problem, so validation neither loses
 // the position of a problem nor repeats what decoding reported.
 //
-// Paths look like "spec.inputs[2].cid" or `spec.env["a.b"]`. A Tracker is
+// Paths look like "spec.inputs[2].cid" or `spec.env["a.b"]`.
+//
+// A Collector gathers the problems found while decoding and validating one
+// document, each an Error with its path and position, and returns them as
+// an *Errors that errors.Is matches against the document kind's sentinel
+// (Collector.Kind). Packages expose these under their own names, for
+// example `type FieldErrors = fieldpath.Errors`. Tracker and Collector are
 // not safe for concurrent use.
 package fieldpath
 

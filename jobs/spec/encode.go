@@ -27,21 +27,21 @@ const codecJSON = 0x0200
 // with its path and position; syntax errors are reported at path "spec".
 // Decode does not fill defaults; see WithDefaults.
 func Decode(data []byte) (Spec, error) {
-	var w walker
+	w := walker{c: newCollector()}
 	if len(data) > MaxEncodedSize {
-		w.c.addf("spec", fmt.Sprintf("document of %d bytes exceeds the limit of %d", len(data), MaxEncodedSize))
-		return Spec{}, w.c.err()
+		w.c.Report("spec", fmt.Sprintf("document of %d bytes exceeds the limit of %d", len(data), MaxEncodedSize))
+		return Spec{}, w.c.Err()
 	}
 	root, err := parseDocument(data)
 	if err != nil {
-		w.c.addf("spec", "syntax: "+err.Error())
-		return Spec{}, w.c.err()
+		w.c.Report("spec", "syntax: "+err.Error())
+		return Spec{}, w.c.Err()
 	}
 	s := w.spec(root)
 	if root.kind == mapNode {
 		s.validate(&w.c)
 	}
-	if err := w.c.err(); err != nil {
+	if err := w.c.Err(); err != nil {
 		return Spec{}, err
 	}
 	return s, nil
@@ -139,7 +139,7 @@ func (s Spec) Encode() ([]byte, error) {
 	if len(out) > MaxEncodedSize {
 		return nil, fmt.Errorf("spec: encode: %w", &FieldErrors{Errors: []FieldError{{
 			Path: "spec", Detail: fmt.Sprintf("canonical encoding of %d bytes exceeds the limit of %d", len(out), MaxEncodedSize),
-		}}})
+		}}, Kind: ErrInvalidSpec})
 	}
 	return out, nil
 }

@@ -295,16 +295,16 @@ func (t Timeouts) withDefaults() Timeouts {
 // nil. Zero numeric fields are valid (they mean the default); apiVersion,
 // kind and module are required.
 func (s Spec) Validate() error {
-	var c collector
+	c := newCollector()
 	s.validate(&c)
-	return c.err()
+	return c.Err()
 }
 
 // validate records the problems of s that c does not already cover.
 func (s Spec) validate(c *collector) {
 	report := func(path, format string, args ...any) {
-		if !c.covered(path) {
-			c.addf(path, fmt.Sprintf(format, args...))
+		if !c.Covered(path) {
+			c.Report(path, fmt.Sprintf(format, args...))
 		}
 	}
 	const root = "spec"

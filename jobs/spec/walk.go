@@ -15,7 +15,7 @@ type walker struct {
 }
 
 func (w *walker) errAt(path string, line, col int, format string, args ...any) {
-	w.c.add(FieldError{Path: path, Detail: fmt.Sprintf(format, args...), Line: line, Column: col})
+	w.c.ReportAt(path, line, col, fmt.Sprintf(format, args...))
 }
 
 func (w *walker) err(path string, n *node, format string, args ...any) {
@@ -33,7 +33,7 @@ func (w *walker) object(path string, n *node, known []string, set func(key, path
 	for _, p := range n.pairs {
 		fp := field(path, p.key)
 		if !seen[p.key] {
-			w.c.at(fp, p.line, p.col)
+			w.c.At(fp, p.line, p.col)
 		}
 		if !contains(known, p.key) {
 			w.errAt(fp, p.line, p.col, "unknown field")
@@ -61,7 +61,7 @@ func (w *walker) stringMap(path string, n *node) map[string]string {
 	for _, p := range n.pairs {
 		fp := field(path, p.key)
 		if _, dup := out[p.key]; !dup {
-			w.c.at(fp, p.line, p.col)
+			w.c.At(fp, p.line, p.col)
 		}
 		if _, dup := out[p.key]; dup {
 			w.errAt(fp, p.line, p.col, "duplicate key")
@@ -84,7 +84,7 @@ func (w *walker) seq(path string, n *node) ([]*node, bool) {
 		return nil, false
 	}
 	for i, it := range n.items {
-		w.c.at(index(path, i), it.line, it.col)
+		w.c.At(index(path, i), it.line, it.col)
 	}
 	return n.items, true
 }
@@ -213,7 +213,7 @@ func (w *walker) cid(path string, n *node) (cid.Cid, bool) {
 func (w *walker) spec(n *node) Spec {
 	var s Spec
 	const root = "spec"
-	w.c.at(root, n.line, n.col)
+	w.c.At(root, n.line, n.col)
 	known := []string{"apiVersion", "kind", "runner", "module", "inputs", "args", "env", "resources", "replicas", "quorum", "constraints", "publisher", "seed"}
 	w.object(root, n, known, func(key, path string, v *node) {
 		switch key {
@@ -305,7 +305,7 @@ func (w *walker) inputs(path string, n *node) []Input {
 					in.Name, _ = w.str(path, v)
 				}
 			})
-			if !in.CID.Defined() && !w.c.covered(ip+".cid") {
+			if !in.CID.Defined() && !w.c.Covered(ip+".cid") {
 				w.err(ip+".cid", it, "is required")
 			}
 		default:

@@ -11,8 +11,6 @@ import (
 
 	"github.com/ipfs/go-cid"
 	"gopkg.in/yaml.v3"
-
-	"github.com/ipdm/ipdm/fieldpath"
 )
 
 // Decode parses a pipeline manifest written in YAML (JSON, being YAML, is
@@ -28,22 +26,22 @@ import (
 // On failure the error is a *FieldErrors listing every problem found, each
 // with its path and line; syntax errors are reported at path "manifest".
 func Decode(data []byte) (Manifest, error) {
-	d := decoder{c: collector{t: fieldpath.Tracker{KeepFirst: true}}}
+	d := decoder{c: newCollector()}
 	if len(data) > MaxManifestSize {
-		d.c.addf("manifest", fmt.Sprintf("document of %d bytes exceeds the limit of %d", len(data), MaxManifestSize))
-		return Manifest{}, d.c.err()
+		d.c.Report("manifest", fmt.Sprintf("document of %d bytes exceeds the limit of %d", len(data), MaxManifestSize))
+		return Manifest{}, d.c.Err()
 	}
 	root, err := parseYAML(data)
 	if err != nil {
-		d.c.addf("manifest", "syntax: "+err.Error())
-		return Manifest{}, d.c.err()
+		d.c.Report("manifest", "syntax: "+err.Error())
+		return Manifest{}, d.c.Err()
 	}
 	m, ok := d.manifest(root)
 	if ok {
 		d.inheritStartBlocks(&m)
 		m.validate(&d.c)
 	}
-	if err := d.c.err(); err != nil {
+	if err := d.c.Err(); err != nil {
 		return Manifest{}, err
 	}
 	return m, nil
@@ -77,14 +75,14 @@ type decoder struct {
 // node records n's position and rejects what the schema never uses:
 // aliases, anchors and explicit tags. It reports whether n is usable.
 func (d *decoder) node(n *yaml.Node, path string) bool {
-	d.c.at(path, n.Line, n.Column)
+	d.c.At(path, n.Line, n.Column)
 	switch {
 	case n.Kind == yaml.AliasNode:
-		d.c.addf(path, "aliases are not allowed")
+		d.c.Report(path, "aliases are not allowed")
 	case n.Anchor != "":
-		d.c.addf(path, "anchors are not allowed")
+		d.c.Report(path, "anchors are not allowed")
 	case n.Style&yaml.TaggedStyle != 0:
-		d.c.addf(path, fmt.Sprintf("explicit tags (%s) are not allowed", n.Tag))
+		d.c.Report(path, fmt.Sprintf("explicit tags (%s) are not allowed", n.Tag))
 	default:
 		return true
 	}
@@ -100,33 +98,33 @@ func (d *decoder) mapping(n *yaml.Node, path string, keys []string, fn func(key 
 		return false
 	}
 	if n.Kind != yaml.MappingNode {
-		d.c.addf(path, "must be a mapping, not "+describe(n))
+		d.c.Report(path, "must be a mapping, not "+describe(n))
 		return false
 	}
 	seen := map[string]bool{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
 		if k.Tag == "!!merge" {
-			d.c.addAt(path, k.Line, k.Column, "merge keys (<<) are not allowed")
+			d.c.ReportAt(path, k.Line, k.Column, "merge keys (<<) are not allowed")
 			continue
 		}
 		if k.Kind != yaml.ScalarNode || k.Tag != "!!str" {
-			d.c.addAt(path, k.Line, k.Column, "a key must be a string, not "+describe(k))
+			d.c.ReportAt(path, k.Line, k.Column, "a key must be a string, not "+describe(k))
 			continue
 		}
 		vp := field(path, k.Value)
 		if seen[k.Value] {
-			d.c.addAt(vp, k.Line, k.Column, "duplicate field")
+			d.c.ReportAt(vp, k.Line, k.Column, "duplicate field")
 			continue
 		}
-		d.c.at(vp, k.Line, k.Column)
+		d.c.At(vp, k.Line, k.Column)
 		seen[k.Value] = true
 		known := false
 		for _, want := range keys {
 			known = known || want == k.Value
 		}
 		if !known {
-			d.c.addf(vp, fmt.Sprintf("unknown field (known: %s)", strings.Join(keys, ", ")))
+			d.c.Report(vp, fmt.Sprintf("unknown field (known: %s)", strings.Join(keys, ", ")))
 			continue
 		}
 		if isNull(v) {
@@ -141,7 +139,7 @@ func (d *decoder) mapping(n *yaml.Node, path string, keys []string, fn func(key 
 
 func (d *decoder) seq(n *yaml.Node, path string, fn func(i int, item *yaml.Node, ip string)) {
 	if n.Kind != yaml.SequenceNode {
-		d.c.addf(path, "must be a list, not "+describe(n))
+		d.c.Report(path, "must be a list, not "+describe(n))
 		return
 	}
 	for i, item := range n.Content {
@@ -154,7 +152,7 @@ func (d *decoder) seq(n *yaml.Node, path string, fn func(i int, item *yaml.Node,
 
 func (d *decoder) str(n *yaml.Node, path string) string {
 	if n.Kind != yaml.ScalarNode || n.Tag != "!!str" {
-		d.c.addf(path, "must be a string, not "+describe(n)+" (quote it)")
+		d.c.Report(path, "must be a string, not "+describe(n)+" (quote it)")
 		return ""
 	}
 	return n.Value
@@ -162,20 +160,20 @@ func (d *decoder) str(n *yaml.Node, path string) string {
 
 func (d *decoder) uint(n *yaml.Node, path string) uint64 {
 	if n.Kind == yaml.ScalarNode && n.Tag == "!!float" && strings.Trim(n.Value, "0123456789") == "" {
-		d.c.addf(path, fmt.Sprintf("%s does not fit in 64 bits", n.Value)) // YAML reads a huge integer as a float
+		d.c.Report(path, fmt.Sprintf("%s does not fit in 64 bits", n.Value)) // YAML reads a huge integer as a float
 		return 0
 	}
 	if n.Kind != yaml.ScalarNode || n.Tag != "!!int" {
-		d.c.addf(path, "must be a non-negative integer, not "+describe(n))
+		d.c.Report(path, "must be a non-negative integer, not "+describe(n))
 		return 0
 	}
 	if strings.HasPrefix(n.Value, "-") {
-		d.c.addf(path, fmt.Sprintf("%s is negative", n.Value))
+		d.c.Report(path, fmt.Sprintf("%s is negative", n.Value))
 		return 0
 	}
 	v, err := strconv.ParseUint(strings.TrimPrefix(n.Value, "+"), 0, 64)
 	if err != nil {
-		d.c.addf(path, fmt.Sprintf("%s does not fit in 64 bits", n.Value))
+		d.c.Report(path, fmt.Sprintf("%s does not fit in 64 bits", n.Value))
 		return 0
 	}
 	return v
@@ -220,8 +218,8 @@ func (d *decoder) manifest(n *yaml.Node) (Manifest, bool) {
 			case "description":
 				m.Description = d.str(v, p)
 			case "segment_size":
-				if m.SegmentSize = d.uint(v, p); m.SegmentSize == 0 && !d.c.covered(p) {
-					d.c.addf(p, "must be positive (omit it for the default of 1000)")
+				if m.SegmentSize = d.uint(v, p); m.SegmentSize == 0 && !d.c.Covered(p) {
+					d.c.Report(p, "must be positive (omit it for the default of 1000)")
 				}
 			case "modules":
 				d.seq(v, p, func(i int, item *yaml.Node, ip string) { m.Modules = append(m.Modules, d.module(i, item, ip)) })
@@ -249,7 +247,7 @@ func (d *decoder) module(i int, n *yaml.Node, path string) Module {
 				if s := d.str(v, p); s != "" {
 					c, err := cid.Decode(s)
 					if err != nil {
-						d.c.addf(p, fmt.Sprintf("%q is not a CID: %v", s, err))
+						d.c.Report(p, fmt.Sprintf("%q is not a CID: %v", s, err))
 						return
 					}
 					mod.CID = c
@@ -284,7 +282,7 @@ func (d *decoder) input(n *yaml.Node, path string) Input {
 			case "source", "map", "store", "params":
 				kinds++
 				if kinds > 1 {
-					d.c.addf(p, "an input is one of source, map, store or params")
+					d.c.Report(p, "an input is one of source, map, store or params")
 					return
 				}
 				in.Kind = InputKind(key)
@@ -304,7 +302,7 @@ func (d *decoder) input(n *yaml.Node, path string) Input {
 			}
 		})
 	if ok && kinds == 0 {
-		d.c.addf(path, "missing: an input is one of source, map, store or params")
+		d.c.Report(path, "missing: an input is one of source, map, store or params")
 	}
 	return in
 }
@@ -338,22 +336,22 @@ func (d *decoder) span(n *yaml.Node, path string) Span {
 	if n.Kind == yaml.ScalarNode && n.Tag == "!!str" {
 		t, err := time.ParseDuration(n.Value)
 		if err != nil {
-			d.c.addf(path, fmt.Sprintf("%q is neither a number of blocks nor a duration such as \"1h\"", n.Value))
+			d.c.Report(path, fmt.Sprintf("%q is neither a number of blocks nor a duration such as \"1h\"", n.Value))
 			return Span{}
 		}
 		if t <= 0 {
-			d.c.addf(path, fmt.Sprintf("%s is not positive", n.Value))
+			d.c.Report(path, fmt.Sprintf("%s is not positive", n.Value))
 			return Span{}
 		}
 		return Span{Time: t}
 	}
 	if n.Kind != yaml.ScalarNode || n.Tag != "!!int" {
-		d.c.addf(path, "must be a number of blocks or a duration such as \"1h\", not "+describe(n))
+		d.c.Report(path, "must be a number of blocks or a duration such as \"1h\", not "+describe(n))
 		return Span{}
 	}
 	b := d.uint(n, path)
-	if b == 0 && !d.c.covered(path) {
-		d.c.addf(path, "must be positive")
+	if b == 0 && !d.c.Covered(path) {
+		d.c.Report(path, "must be positive")
 	}
 	return Span{Blocks: b}
 }

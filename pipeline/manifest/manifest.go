@@ -278,16 +278,16 @@ func (m Manifest) Module(name string) (Module, bool) {
 // and output types, store policies, start blocks, cycles, windows and
 // rules. It reports every problem in a *FieldErrors.
 func (m Manifest) Validate() error {
-	var c collector
+	c := newCollector()
 	m.validate(&c)
-	return c.err()
+	return c.Err()
 }
 
 func (m Manifest) validate(c *collector) {
 	const root = "manifest"
 	check := func(path string, ok bool, format string, args ...any) {
-		if !ok && !c.covered(path) {
-			c.addf(path, fmt.Sprintf(format, args...))
+		if !ok && !c.Covered(path) {
+			c.Report(path, fmt.Sprintf(format, args...))
 		}
 	}
 	check(field(root, "apiVersion"), m.APIVersion == APIVersion, "must be %q, not %q", APIVersion, m.APIVersion)
@@ -513,7 +513,7 @@ func (m Manifest) validateModule(c *collector, check func(string, bool, string, 
 			check(ip, false, "input kind %q is not source, map, store or params", in.Kind)
 		}
 	}
-	if !c.covered(field(p, "inputs")) {
+	if !c.Covered(field(p, "inputs")) {
 		check(field(p, "inputs"), data > 0, "a module needs a source or map input (stores and params alone give it nothing per block)")
 	}
 }
