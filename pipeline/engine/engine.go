@@ -390,18 +390,18 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		}
 		err := g.Wait()
 		if err != nil {
-			stopWriter()
-			werr := <-writerErr
-			stopStage(nil)
-			if cause := context.Cause(sctx); cause != nil && werr != nil && errors.Is(cause, werr) {
-				return nil, werr // the sink failed first; the segments' error is its echo
-			}
-			return nil, err
+			stopWriter() // segments failed: the writer would wait for ever
 		}
-		werr := <-writerErr
+		werr := <-writerErr // nil, the sink's error, or the stop's
 		stopWriter()
+		sinkFailed := werr != nil && context.Cause(sctx) == werr
 		stopStage(nil)
-		if werr != nil {
+		switch {
+		case sinkFailed:
+			return nil, werr // the segments' errors, if any, are its echo
+		case err != nil:
+			return nil, err
+		case werr != nil:
 			return nil, werr
 		}
 		// Merge the stage's stores, segment by segment, into snapshots.

@@ -497,3 +497,23 @@ func TestSinkFailureStopsRun(t *testing.T) {
 		t.Errorf("%d stages executed after the sink failed", n)
 	}
 }
+
+// TestFinalStageErrorReported: a module failing in the last stage (while
+// the sink writer waits for its segment) is reported as itself, not as the
+// writer's cancellation.
+func TestFinalStageErrorReported(t *testing.T) {
+	n := natives()
+	joined := n["joined"]
+	n["joined"] = func(b []byte, h wasm.StreamHost) error {
+		if in, _ := abi.DecodeInput(b); in.Block == 110 {
+			return errors.New("boom")
+		}
+		return joined(b, h)
+	}
+	_, err := Run(context.Background(), Config{Plan: testPlan(t), Blocks: testBlocks(20), SegmentSize: 4,
+		Executor: &Local{Options: RunOptions{Native: n}}, Sink: &memSink{}})
+	var me *ModuleError
+	if !errors.As(err, &me) || me.Module != "joined" || me.Block != 110 {
+		t.Fatalf("err = %v, want joined failing at block 110", err)
+	}
+}
