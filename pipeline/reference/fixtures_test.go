@@ -2,7 +2,7 @@ package reference
 
 import (
 	"bytes"
-	"encoding/json"
+	"github.com/ipdm/ipdm/pipeline/internal/jsontext"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -66,18 +66,12 @@ func largeBlocks(t testing.TB) []source.Block {
 	return blocks
 }
 
-// jsonLines parses JSON lines generically, numbers as json.Number.
+// jsonLines parses JSON lines generically (jsontext.Lines), failing t.
 func jsonLines(t testing.TB, data []byte) []map[string]any {
 	t.Helper()
-	var out []map[string]any
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	for dec.More() {
-		var m map[string]any
-		if err := dec.Decode(&m); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, m)
+	out, err := jsontext.Lines(data)
+	if err != nil {
+		t.Fatal(err)
 	}
 	return out
 }

@@ -3,6 +3,7 @@ package source
 import (
 	"bytes"
 	"encoding/json"
+	"github.com/ipdm/ipdm/pipeline/internal/jsontext"
 	"os"
 	"path/filepath"
 	"testing"
@@ -79,19 +80,12 @@ func etlFixture(t testing.TB, dir, blocks, txs, logs string) []Block {
 	return out
 }
 
-// jsonLines parses JSON lines generically, numbers kept as json.Number: an
-// oracle independent of the decoders under test.
+// jsonLines parses JSON lines generically (jsontext.Lines), failing t.
 func jsonLines(t testing.TB, data []byte) []map[string]any {
 	t.Helper()
-	var out []map[string]any
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	for dec.More() {
-		var m map[string]any
-		if err := dec.Decode(&m); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, m)
+	out, err := jsontext.Lines(data)
+	if err != nil {
+		t.Fatal(err)
 	}
 	return out
 }

@@ -165,3 +165,13 @@ func BenchmarkAppendString(b *testing.B) {
 		}
 	})
 }
+
+func TestLines(t *testing.T) {
+	got, err := Lines([]byte("{\"a\": 18446744073709551616}\n{\"b\": \"x\"}\n"))
+	if err != nil || len(got) != 2 || got[0]["a"] != json.Number("18446744073709551616") || got[1]["b"] != "x" {
+		t.Fatalf("Lines = %v, %v", got, err)
+	}
+	if _, err := Lines([]byte(`{"a": 1} {`)); err == nil {
+		t.Fatal("truncated input accepted")
+	}
+}
