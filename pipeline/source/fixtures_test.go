@@ -3,10 +3,11 @@ package source
 import (
 	"bytes"
 	"encoding/json"
-	"github.com/ipdm/ipdm/pipeline/internal/jsontext"
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/ipdm/ipdm/pipeline/internal/jsontext"
 )
 
 // fixtureDir is where ../shared/fixtures is from this package's directory.
