@@ -2,12 +2,12 @@ package reference
 
 import (
 	"bytes"
-	"github.com/ipdm/ipdm/pipeline/internal/jsontext"
 	"os"
 	"path/filepath"
 	"regexp"
 	"testing"
 
+	"github.com/ipdm/ipdm/pipeline/internal/jsontext"
 	"github.com/ipdm/ipdm/pipeline/source"
 )
 
