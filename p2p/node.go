@@ -148,47 +148,6 @@ func (n *Node) build(key crypto.PrivKey, bstore blockstore.Blockstore) error {
 	}
 	n.host = h
 
-	var mode dht.ModeOpt
-	switch cfg.DHTMode {
-	case DHTModeClient:
-		mode = dht.ModeClient
-	case DHTModeAuto:
-		mode = dht.ModeAuto
-	default:
-		mode = dht.ModeServer
-	}
-	// dht.New on its own (unlike the dual LAN/WAN DHT Kubo uses) applies no
-	// address, query or routing-table filters, so loopback and private
-	// addresses are kept: the DHT works on 127.0.0.1 devnets and LANs.
-	n.dht, err = dht.New(h,
-		dht.ProtocolPrefix(protocol.ID(cfg.DHTPrefix)),
-		dht.Mode(mode),
-		dht.BootstrapPeers(n.bootstrap...),
-	)
-	if err != nil {
-		return fmt.Errorf("dht: %w", err)
-	}
-
-	n.ps, err = pubsub.NewGossipSub(n.ctx, h,
-		pubsub.WithMessageSignaturePolicy(pubsub.StrictSign),
-		pubsub.WithPeerExchange(true),
-	)
-	if err != nil {
-		return fmt.Errorf("gossipsub: %w", err)
-	}
-	if err := n.ps.RegisterTopicValidator(cfg.AdvertTopic, n.validateAdvert); err != nil {
-		return fmt.Errorf("gossipsub validator: %w", err)
-	}
-	if n.topic, err = n.ps.Join(cfg.AdvertTopic); err != nil {
-		return fmt.Errorf("gossipsub join: %w", err)
-	}
-	if n.sub, err = n.topic.Subscribe(); err != nil {
-		return fmt.Errorf("gossipsub subscribe: %w", err)
-	}
-	if n.topicEvts, err = n.topic.EventHandler(); err != nil {
-		return fmt.Errorf("gossipsub events: %w", err)
-	}
-
 	// Bitswap speaks the standard /ipfs/bitswap protocols (no prefix) so it
 	// interoperates with Kubo. Content routing goes through the DHT: the
 	// client wraps it in boxo's ProviderQueryManager, which bounds parallel
@@ -213,10 +172,66 @@ func (n *Node) build(key crypto.PrivKey, bstore blockstore.Blockstore) error {
 	if t.MaxWantlistPerPeer > 0 {
 		bopts = append(bopts, bitswap.MaxQueuedWantlistEntriesPerPeer(t.MaxWantlistPerPeer))
 	}
-	n.bs = bitswap.New(n.ctx, bsnet.NewFromIpfsHost(h), n.dht, bstore, bopts...)
+	// Bitswap starts before the DHT: dht.New dials the bootstrap peers at
+	// once, and a connection made before bitswap registers for network
+	// notifications is one bitswap never hears of, so it would never send
+	// that peer a want. Its provider lookups reach the DHT made next.
+	finder := &dhtFinder{}
+	n.bs = bitswap.New(n.ctx, bsnet.NewFromIpfsHost(h), finder, bstore, bopts...)
+
+	var mode dht.ModeOpt
+	switch cfg.DHTMode {
+	case DHTModeClient:
+		mode = dht.ModeClient
+	case DHTModeAuto:
+		mode = dht.ModeAuto
+	default:
+		mode = dht.ModeServer
+	}
+	// dht.New on its own (unlike the dual LAN/WAN DHT Kubo uses) applies no
+	// address, query or routing-table filters, so loopback and private
+	// addresses are kept: the DHT works on 127.0.0.1 devnets and LANs.
+	n.dht, err = dht.New(h,
+		dht.ProtocolPrefix(protocol.ID(cfg.DHTPrefix)),
+		dht.Mode(mode),
+		dht.BootstrapPeers(n.bootstrap...),
+	)
+	if err != nil {
+		return fmt.Errorf("dht: %w", err)
+	}
+	finder.dht = n.dht
+
+	n.ps, err = pubsub.NewGossipSub(n.ctx, h,
+		pubsub.WithMessageSignaturePolicy(pubsub.StrictSign),
+		pubsub.WithPeerExchange(true),
+	)
+	if err != nil {
+		return fmt.Errorf("gossipsub: %w", err)
+	}
+	if err := n.ps.RegisterTopicValidator(cfg.AdvertTopic, n.validateAdvert); err != nil {
+		return fmt.Errorf("gossipsub validator: %w", err)
+	}
+	if n.topic, err = n.ps.Join(cfg.AdvertTopic); err != nil {
+		return fmt.Errorf("gossipsub join: %w", err)
+	}
+	if n.sub, err = n.topic.Subscribe(); err != nil {
+		return fmt.Errorf("gossipsub subscribe: %w", err)
+	}
+	if n.topicEvts, err = n.topic.EventHandler(); err != nil {
+		return fmt.Errorf("gossipsub events: %w", err)
+	}
+
 	n.exch = &blockExchange{bs: n.bs}
 	n.advertSeq.Store(uint64(time.Now().UnixNano()))
 	return nil
+}
+
+// dhtFinder hands bitswap's provider lookups to the DHT, which build sets
+// before the node can fetch anything.
+type dhtFinder struct{ dht *dht.IpfsDHT }
+
+func (f *dhtFinder) FindProvidersAsync(ctx context.Context, c cid.Cid, max int) <-chan peer.AddrInfo {
+	return f.dht.FindProvidersAsync(ctx, c, max)
 }
 
 // Start listens on the configured addresses, starts the node's loops,
