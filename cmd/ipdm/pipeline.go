@@ -407,10 +407,12 @@ func blockData(u source.Unit, kinds []manifest.SourceKind) (engine.BlockData, er
 }
 
 // pipelineFollow processes the chain block by block as it grows, in this
-// process, undoing reorganised blocks in the sink. A restart resumes after
-// the sink's cursor: store states are rebuilt by a backfill up to it (from
-// the segment cache when it ran before), and the source checks that the
-// cursor's block is still canonical, undoing it first when it is not.
+// process, windows and rules included, undoing reorganised blocks in the
+// sink. A restart resumes after the sink's cursor: store states and the
+// windows' and rules' state are rebuilt from the blocks up to it (a backfill
+// that keeps windows open, then the last blocks one by one so that they
+// stay undoable), and the source checks that the cursor's block is still
+// canonical, undoing it first when it is not.
 func pipelineFollow(ctx context.Context, e env, plan *engine.Plan, src string, from, until uint64, poll time.Duration, sk sink.Sink) error {
 	rt, err := wasm.New(ctx, wasm.Config{})
 	if err != nil {
@@ -418,9 +420,6 @@ func pipelineFollow(ctx context.Context, e env, plan *engine.Plan, src string, f
 	}
 	defer rt.Close(context.Background())
 	local := &engine.Local{Runtime: rt}
-	if n := len(plan.Manifest.Windows) + len(plan.Manifest.Rules); n > 0 {
-		fmt.Fprintf(e.stderr, "note: the manifest's %d windows and rules are computed in backfill runs only, not while following the head\n", n)
-	}
 	fl := &engine.Follower{Plan: plan, Executor: local, Sink: sk}
 	var after *source.Cursor
 	if c, ok, err := sk.Cursor(ctx); err != nil {
@@ -432,12 +431,9 @@ func pipelineFollow(ctx context.Context, e env, plan *engine.Plan, src string, f
 			if err != nil {
 				return err
 			}
-			n := c.Number
-			res, err := engine.Run(ctx, engine.Config{Plan: plan, Blocks: blocks, From: from, To: c.Number, Executor: local, After: &n})
-			if err != nil {
-				return fmt.Errorf("rebuilding store state up to the cursor: %w", err)
+			if err := fl.Resume(ctx, blocks); err != nil {
+				return fmt.Errorf("rebuilding state up to the cursor: %w", err)
 			}
-			fl.States = res.Stores
 		}
 	}
 	st, err := source.Open(ctx, src, source.OpenOptions{From: from, After: after, PollInterval: poll})

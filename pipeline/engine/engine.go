@@ -99,6 +99,11 @@ type Config struct {
 	// Progress, when set, is called after every segment of every stage.
 	Progress func(Progress)
 	Log      *slog.Logger
+	// KeepWindowsOpen says the range is not the end of the chain: the
+	// windows still open at its last block are not flushed (no incomplete
+	// results are written for them), and Result.Windows holds the windows'
+	// and rules' state for a Follower to continue from the next block.
+	KeepWindowsOpen bool
 }
 
 // Progress reports a run's advance.
@@ -139,6 +144,9 @@ type Result struct {
 	// Jobs lists the network jobs run, by stage and segment.
 	Jobs    []string
 	Elapsed time.Duration
+	// Windows is the windows' and rules' state after the range's last
+	// block, unflushed: set only with Config.KeepWindowsOpen.
+	Windows *WindowState
 }
 
 // SegmentDigest is one module's digest over one segment.
@@ -234,7 +242,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 			return err
 		}
 		rows = append(rows, extra...)
-		if si == len(segs)-1 {
+		if si == len(segs)-1 && !cfg.KeepWindowsOpen {
 			last, err := post.flush()
 			if err != nil {
 				return err
@@ -436,6 +444,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	res.OutputCID, err = bytesCID(ctx, all.Bytes())
 	if err != nil {
 		return nil, err
+	}
+	if cfg.KeepWindowsOpen {
+		res.Windows = &WindowState{pp: post}
 	}
 	res.Elapsed = time.Since(start)
 	return res, nil

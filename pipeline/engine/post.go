@@ -13,12 +13,29 @@ type windowed interface {
 	Add(module string, rows ...window.Row) ([]window.Output, error)
 	Advance(block, time uint64) ([]window.Output, error)
 	Flush() ([]window.Output, error)
+	// Clone returns an independent copy that continues exactly as this
+	// one would.
+	Clone() windowed
 }
 
+// aggregator and matcher adapt the window package's types to windowed.
+type aggregator struct{ *window.Aggregator }
+
+func (a aggregator) Clone() windowed { return aggregator{a.Aggregator.Clone()} }
+
+type matcher struct{ *window.Matcher }
+
+func (m matcher) Clone() windowed { return matcher{m.Matcher.Clone()} }
+
 // postProcessor runs the manifest's windows and rules over map outputs in
-// block order, after the segments are computed. They are cheap and
-// sequential by nature (a window spans segments), so they run on the
-// coordinator rather than as jobs.
+// block order, after the segments are computed (Run) or block by block
+// (Follower). They are cheap and sequential by nature (a window spans
+// segments), so they run on the coordinator rather than as jobs.
+//
+// Every result is filed under the block whose processing emitted it (a
+// window's under the block that showed it ended, a match under its Then
+// row's block): undoing that block in a sink removes it, and a backfill and
+// a live run over the same blocks file the same rows under the same blocks.
 type postProcessor struct{ ws []windowed }
 
 func newPostProcessor(p *Plan) (*postProcessor, error) {
@@ -28,21 +45,37 @@ func newPostProcessor(p *Plan) (*postProcessor, error) {
 		if err != nil {
 			return nil, err
 		}
-		pp.ws = append(pp.ws, a)
+		pp.ws = append(pp.ws, aggregator{a})
 	}
 	for _, r := range p.Manifest.Rules {
 		m, err := window.NewMatcher(r)
 		if err != nil {
 			return nil, err
 		}
-		pp.ws = append(pp.ws, m)
+		pp.ws = append(pp.ws, matcher{m})
 	}
 	return pp, nil
+}
+
+// clone returns an independent copy of every window and rule.
+func (pp *postProcessor) clone() *postProcessor {
+	c := &postProcessor{ws: make([]windowed, len(pp.ws))}
+	for i, w := range pp.ws {
+		c.ws[i] = w.Clone()
+	}
+	return c
 }
 
 // segment feeds the blocks of one segment and returns the results they
 // complete, as rows of tables named after the windows and rules.
 func (pp *postProcessor) segment(outs map[string][]*Output, si int, blocks []BlockData) ([]Row, error) {
+	return pp.feed(func(mod string) *Output { return outs[mod][si] }, blocks)
+}
+
+// feed feeds blocks, in order, and returns the results they complete;
+// output(mod) is module mod's output over the blocks (nil when the module
+// did not run). Rows' Index is left 0: sortRows numbers them.
+func (pp *postProcessor) feed(output func(mod string) *Output, blocks []BlockData) ([]Row, error) {
 	if len(pp.ws) == 0 {
 		return nil, nil
 	}
@@ -51,7 +84,7 @@ func (pp *postProcessor) segment(outs map[string][]*Output, si int, blocks []Blo
 	for _, bd := range blocks {
 		for _, w := range pp.ws {
 			for _, mod := range w.Inputs() {
-				o := outs[mod][si]
+				o := output(mod)
 				if o == nil {
 					continue
 				}
@@ -107,3 +140,12 @@ func appendResults(rows []Row, table string, res []window.Output) []Row {
 	}
 	return rows
 }
+
+// WindowState is the manifest's windows and rules part-way through a
+// chain: the rows and positions they hold after the last block fed, none
+// flushed. A backfill run with Config.KeepWindowsOpen returns it in
+// Result.Windows; a Follower given it (Follower.Windows) continues from the
+// next block as if one run had processed both, so a live run resumed after
+// a restart emits what an uninterrupted one would. It is opaque, and not
+// safe for concurrent use.
+type WindowState struct{ pp *postProcessor }

@@ -96,3 +96,37 @@ func BenchmarkRule(b *testing.B) {
 		b.Fatal("no matches")
 	}
 }
+
+// BenchmarkClone: the hourly window and the quick-flip rule fed the rows
+// block by block with a Clone before every block, as a live run keeps
+// each block's undo point, against the same without cloning.
+func BenchmarkClone(b *testing.B) {
+	rows := benchRows()
+	w := manifest.Window{Name: "hourly_volume", Module: "m", Kind: manifest.Sliding,
+		Size: manifest.Span{Time: time.Hour}, Step: manifest.Span{Time: 15 * time.Minute}, GroupBy: "token_address", Sum: []string{"value"}}
+	r := manifest.Rule{Name: "quick_flip", First: "m", Then: "m", Within: 10, Key: "to_address"}
+	pass := func(clone bool) time.Duration {
+		start := time.Now()
+		a, _ := NewAggregator(w)
+		m, _ := NewMatcher(r)
+		for i := 0; i < len(rows); i += 10 {
+			if clone {
+				_, _ = a.Clone(), m.Clone()
+			}
+			if _, err := a.Add("m", rows[i:i+10]...); err != nil {
+				b.Fatal(err)
+			}
+			if _, err := m.Add("m", rows[i:i+10]...); err != nil {
+				b.Fatal(err)
+			}
+		}
+		return time.Since(start)
+	}
+	var ours, base time.Duration
+	for range b.N {
+		ours += pass(true)
+		base += pass(false)
+	}
+	b.ReportMetric(float64(ours)/float64(b.N)/float64(len(rows)/10)/1e3, "µs/block")
+	b.ReportMetric(float64(ours)/float64(base), "x-vs-no-clone")
+}

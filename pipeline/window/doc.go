@@ -32,7 +32,11 @@
 // known — and Flush() at the end of a range. Every [Output] carries the
 // block under which a sink files it, so that undoing a block removes what
 // it produced. Output bytes depend only on the rows and positions given,
-// never on how rows are split between calls. Malformed rows are
+// never on how rows are split between calls. Clone copies an Aggregator
+// or Matcher part-way through: the copy continues exactly as the original
+// would, and neither sees what the other is fed afterwards (a live run
+// keeps such copies to go back to when a chain reorganisation undoes
+// blocks). Malformed rows are
 // errors naming the module, block and row ([RowError]); nothing panics on
 // row input.
 //
