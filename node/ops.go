@@ -107,6 +107,13 @@ func (g getter) Get(ctx context.Context, c cid.Cid) (blocks.Block, error) {
 	return g.bs.GetBlock(ctx, c)
 }
 
+// Has lets a pin walk pass over raw leaves already stored here without
+// reading them back: a pin right after an add would otherwise read the
+// whole file again.
+func (g getter) Has(ctx context.Context, c cid.Cid) (bool, error) {
+	return g.bs.Blockstore().Has(ctx, c)
+}
+
 type writer struct{ bs blockservice.BlockService }
 
 func (w writer) PutMany(ctx context.Context, bs []blocks.Block) error { return w.bs.AddBlocks(ctx, bs) }
