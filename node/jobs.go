@@ -60,10 +60,7 @@ func (n *Node) newJobService(opts Options) (*service.Service, error) {
 		Providers: func(ctx context.Context, c cid.Cid) ([]string, error) {
 			return n.host.FindProviders(ctx, c, 20)
 		},
-		Pin: func(ctx context.Context, c cid.Cid) error {
-			_, err := n.PinAdd(ctx, c, true)
-			return err
-		},
+		Pin:        n.pinResult,
 		Replicate:  n.replicate,
 		Store:      n.meta,
 		Policy:     state.Policy{BidWindow: n.cfg.BidWindow},
@@ -521,6 +518,23 @@ func (n *Node) handlePin(ctx context.Context, from string, msg []byte) ([]byte, 
 
 // replicate asks up to want storage peers (prefer first, never this node)
 // to pin c and returns those that did.
+// pinResult pins an accepted job result here. Its blocks come first
+// straight from one of the executors that agreed on it (p2p.ProtoDAG, one
+// round trip); the pin then fetches whatever is still missing by bitswap.
+func (n *Node) pinResult(ctx context.Context, c cid.Cid, holders []string) error {
+	if has, err := n.blocks.Has(ctx, c); err == nil && !has && n.host != nil {
+		for _, h := range holders {
+			_, err := n.host.FetchDAG(ctx, h, c, 0)
+			if err == nil {
+				break
+			}
+			n.log.Debug("job result: direct fetch failed", "result", c, "from", h, "err", err)
+		}
+	}
+	_, err := n.PinAdd(ctx, c, true)
+	return err
+}
+
 func (n *Node) replicate(ctx context.Context, c cid.Cid, want int, prefer []string) []string {
 	var order []string
 	seen := map[string]bool{n.host.ID(): true}

@@ -16,6 +16,7 @@ import (
 	"github.com/ipdm/ipdm/api"
 	"github.com/ipdm/ipdm/gateway"
 	"github.com/ipdm/ipdm/jobs/execute"
+	"github.com/ipdm/ipdm/jobs/service"
 	"github.com/ipdm/ipdm/jobs/spec"
 	"github.com/ipdm/ipdm/pipeline/engine"
 	"github.com/ipdm/ipdm/storage/unixfs"
@@ -26,9 +27,21 @@ import (
 const maxSegmentFile = 1 << 30
 
 // segmentFiles gives pipeline segment jobs this node's content.
-type segmentFiles struct{ n *Node }
+type segmentFiles struct {
+	n *Node
+	// from is a peer likely to hold the files (the job's coordinator,
+	// which stored the segment's data): a file missing here is first
+	// fetched from it whole with p2p.ProtoDAG, in one round trip, before
+	// the ordinary bitswap read gets whatever is still missing.
+	from string
+}
 
 func (f segmentFiles) Get(ctx context.Context, c cid.Cid) ([]byte, error) {
+	if has, err := f.n.blocks.Has(ctx, c); err == nil && !has && f.from != "" && f.n.host != nil {
+		if _, err := f.n.host.FetchDAG(ctx, f.from, c, maxSegmentFile); err != nil {
+			f.n.log.Debug("segment input: direct fetch failed, using bitswap", "cid", c, "from", f.from, "err", err)
+		}
+	}
 	r, err := unixfs.Open(ctx, f.n.dag, c)
 	if err != nil {
 		return nil, err
@@ -53,8 +66,8 @@ func (f segmentFiles) PutDir(ctx context.Context, fs map[string][]byte) (cid.Cid
 }
 
 // runSegment is the executor side of spec.RunnerSegment jobs.
-func (n *Node) runSegment(ctx context.Context, sp spec.Spec, lie bool) (execute.Outcome, error) {
-	return engine.ExecuteTask(ctx, n.wasm, segmentFiles{n}, sp, lie)
+func (n *Node) runSegment(ctx context.Context, sp spec.Spec, run service.RunInfo) (execute.Outcome, error) {
+	return engine.ExecuteTask(ctx, n.wasm, segmentFiles{n: n, from: run.Coordinator}, &n.plans, sp, run.Lie)
 }
 
 // protoSegmentCache asks a peer for a segment output it knows.

@@ -51,6 +51,7 @@ type Node struct {
 	sub       *pubsub.Subscription
 	topicEvts *pubsub.TopicEventHandler
 	bs        *bitswap.Bitswap
+	bstore    blockstore.Blockstore
 	exch      *blockExchange
 	index     *capability.Index
 	provq     *provideQueue
@@ -147,6 +148,7 @@ func (n *Node) build(key crypto.PrivKey, bstore blockstore.Blockstore) error {
 		return err
 	}
 	n.host = h
+	n.bstore = bstore
 
 	// Bitswap speaks the standard /ipfs/bitswap protocols (no prefix) so it
 	// interoperates with Kubo. Content routing goes through the DHT: the
@@ -222,6 +224,7 @@ func (n *Node) build(key crypto.PrivKey, bstore blockstore.Blockstore) error {
 	}
 
 	n.exch = &blockExchange{bs: n.bs}
+	h.SetStreamHandler(protocol.ID(ProtoDAG), n.serveDAG)
 	n.advertSeq.Store(uint64(time.Now().UnixNano()))
 	return nil
 }

@@ -47,7 +47,7 @@ func (s *Service) dispatch(j state.Job, a state.Action) {
 			s.goOwned(func(ctx context.Context) {
 				ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 				defer cancel()
-				if err := s.cfg.Pin(ctx, a.Result); err != nil {
+				if err := s.cfg.Pin(ctx, a.Result, a.Agreeing); err != nil {
 					s.log.Warn("pin result", "job", j.ID, "result", a.Result, "err", err)
 				}
 			})

@@ -145,7 +145,7 @@ func (s *Service) execute(ctx context.Context, req assignRequest, x *execution) 
 	)
 	select {
 	case s.slots <- struct{}{}:
-		rev, failure, jobErr = s.run(ctx, req, x.output)
+		rev, failure, jobErr = s.run(ctx, req, x.coordinator, x.output)
 		<-s.slots
 		finished = true
 	case <-ctx.Done():
@@ -190,13 +190,13 @@ func (s *Service) execute(ctx context.Context, req assignRequest, x *execution) 
 
 // run executes the job. A failure string with jobErr set is the job's own
 // fault (the same on every node); otherwise it is this node's.
-func (s *Service) run(ctx context.Context, req assignRequest, live *liveOutput) (rev *revealResponse, failure string, jobErr bool) {
+func (s *Service) run(ctx context.Context, req assignRequest, coordinator string, live *liveOutput) (rev *revealResponse, failure string, jobErr bool) {
 	if r := req.Spec.Runner; r != "" && r != spec.RunnerWASI {
 		runner, ok := s.cfg.Runners[r]
 		if !ok {
 			return nil, fmt.Sprintf("runner %q not available on this node", r), false
 		}
-		out, err := runner(ctx, req.Spec.WithDefaults(), s.cfg.Fault == FaultLie)
+		out, err := runner(ctx, req.Spec.WithDefaults(), RunInfo{Coordinator: coordinator, Lie: s.cfg.Fault == FaultLie})
 		if err != nil {
 			return nil, r + ": " + err.Error(), false
 		}

@@ -97,8 +97,9 @@ type Config struct {
 	// data locality (p2p.Node.FindProviders); it returns what it found
 	// when ctx ends. Nil: locality comes from the bids alone.
 	Providers func(ctx context.Context, c cid.Cid) ([]string, error)
-	// Pin pins an accepted result on the coordinator (fetching it).
-	Pin func(ctx context.Context, c cid.Cid) error
+	// Pin pins an accepted result on the coordinator, fetching it, first
+	// from holders (the agreeing executors, which stored it).
+	Pin func(ctx context.Context, c cid.Cid, holders []string) error
 	// Replicate asks n further storage nodes to pin c, trying prefer first;
 	// it returns the nodes that acknowledged (publisher.pin_on).
 	Replicate func(ctx context.Context, c cid.Cid, n int, prefer []string) []string
@@ -144,9 +145,18 @@ type Config struct {
 // Runner executes a job of its kind: it fetches what the spec names
 // through the node, runs it and stores a UnixFS result directory. An error
 // is a node failure (retried elsewhere); a module's own failure is an
-// Outcome with Trap set, voted on like any result. lie asks for a wrong but
-// well-formed result (the TEST ONLY fault).
-type Runner func(ctx context.Context, sp spec.Spec, lie bool) (execute.Outcome, error)
+// Outcome with Trap set, voted on like any result.
+type Runner func(ctx context.Context, sp spec.Spec, run RunInfo) (execute.Outcome, error)
+
+// RunInfo is what a Runner knows of an execution besides the spec.
+type RunInfo struct {
+	// Coordinator is the peer that assigned the job; it often holds the
+	// job's inputs (a pipeline coordinator stores each segment's data), so
+	// a runner may fetch from it directly before asking the network.
+	Coordinator string
+	// Lie asks for a wrong but well-formed result (the TEST ONLY fault).
+	Lie bool
+}
 
 // Faults (Config.Fault), TEST ONLY.
 const (
