@@ -27,6 +27,7 @@ import (
 	"github.com/ipdm/ipdm/jobs/service"
 	"github.com/ipdm/ipdm/modules"
 	"github.com/ipdm/ipdm/p2p"
+	"github.com/ipdm/ipdm/pipeline/engine"
 	"github.com/ipdm/ipdm/repo"
 	"github.com/ipdm/ipdm/storage/blocks"
 	"github.com/ipdm/ipdm/storage/pin"
@@ -69,6 +70,8 @@ type Node struct {
 	exch   exchange.Interface
 	bserv  blockservice.BlockService
 	dag    ipld.DAGService
+	// plans keeps the plans of recent pipeline segment tasks.
+	plans engine.PlanCache
 
 	wasm     *wasm.Runtime
 	registry *modules.Registry

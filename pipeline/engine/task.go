@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -99,6 +100,78 @@ func sortedKeys(m map[string]string) []string {
 	return ks
 }
 
+// planKey identifies the plan a task builds: the manifest and Wasm it
+// names, by CID, and the output module.
+func (t Task) planKey() string {
+	var b strings.Builder
+	b.WriteString(t.Manifest)
+	for _, name := range sortedKeys(t.Wasm) {
+		b.WriteString("\x00" + name + "=" + t.Wasm[name])
+	}
+	b.WriteString("\x00" + t.Output)
+	return b.String()
+}
+
+// PlanCache keeps the most recently used plans of segment tasks. Plans are
+// read-only once built, so tasks running at once share them. The zero
+// value keeps DefaultPlanCacheSize plans; a nil *PlanCache keeps none.
+// Safe for concurrent use.
+type PlanCache struct {
+	// Size is how many plans are kept (0: DefaultPlanCacheSize).
+	Size int
+
+	mu    sync.Mutex
+	plans map[string]*Plan
+	order []string // least recently used first
+}
+
+// DefaultPlanCacheSize is how many plans a PlanCache keeps by default: a
+// plan holds its modules' Wasm bytes.
+const DefaultPlanCacheSize = 8
+
+func (c *PlanCache) get(key string) *Plan {
+	if c == nil {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	p := c.plans[key]
+	if p != nil {
+		c.touch(key)
+	}
+	return p
+}
+
+func (c *PlanCache) put(key string, p *Plan) {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.plans == nil {
+		c.plans = map[string]*Plan{}
+	}
+	if _, ok := c.plans[key]; !ok {
+		c.order = append(c.order, key)
+	}
+	c.plans[key] = p
+	c.touch(key)
+	size := c.Size
+	if size <= 0 {
+		size = DefaultPlanCacheSize
+	}
+	for len(c.order) > size {
+		delete(c.plans, c.order[0])
+		c.order = c.order[1:]
+	}
+}
+
+// touch moves key to the most recently used end of order.
+func (c *PlanCache) touch(key string) {
+	i := slices.Index(c.order, key)
+	c.order = append(append(c.order[:i:i], c.order[i+1:]...), key)
+}
+
 // Files reads and stores UnixFS content for segment execution.
 type Files interface {
 	// Get reads a UnixFS file, fetching it from the network if needed.
@@ -116,7 +189,11 @@ type Files interface {
 // (exit code 1, message in stderr and Trap), not an error. lie (TEST ONLY)
 // alters one record of the first output and re-chains its digests: a
 // well-formed wrong answer that only comparison with honest nodes exposes.
-func ExecuteTask(ctx context.Context, rt *wasm.Runtime, fs Files, sp spec.Spec, lie bool) (execute.Outcome, error) {
+//
+// plans (may be nil) keeps the plans of recent tasks: a plan is a pure
+// function of the manifest and Wasm CIDs, so consecutive segments of a run
+// skip re-reading and re-hashing the modules.
+func ExecuteTask(ctx context.Context, rt *wasm.Runtime, fs Files, plans *PlanCache, sp spec.Spec, lie bool) (execute.Outcome, error) {
 	if len(sp.Inputs) == 0 {
 		return execute.Outcome{}, errors.New("segment job without a task input")
 	}
@@ -132,28 +209,32 @@ func ExecuteTask(ctx context.Context, rt *wasm.Runtime, fs Files, sp spec.Spec, 
 		c, _ := cid.Decode(s) // checked by DecodeTask
 		return fs.Get(ctx, c)
 	}
-	doc, err := get(task.Manifest)
-	if err != nil {
-		return execute.Outcome{}, fmt.Errorf("manifest: %w", err)
-	}
-	m, err := manifest.Decode(doc)
-	if err != nil {
-		return failed(ctx, fs, "manifest: "+err.Error())
-	}
-	wasmBytes := map[string][]byte{}
-	for _, name := range sortedKeys(task.Wasm) {
-		if wasmBytes[name], err = get(task.Wasm[name]); err != nil {
-			return execute.Outcome{}, fmt.Errorf("module %s: %w", name, err)
+	key := task.planKey()
+	p := plans.get(key)
+	if p == nil {
+		doc, err := get(task.Manifest)
+		if err != nil {
+			return execute.Outcome{}, fmt.Errorf("manifest: %w", err)
 		}
-	}
-	p, err := NewPlan(ctx, doc, m, wasmBytes, task.Output)
-	if err != nil {
-		return failed(ctx, fs, err.Error())
-	}
-	for name, c := range task.Wasm {
-		if pm, ok := p.Module(name); !ok || pm.WasmCID.String() != c {
-			return failed(ctx, fs, fmt.Sprintf("task names Wasm %s for module %q, which the manifest does not have", c, name))
+		m, err := manifest.Decode(doc)
+		if err != nil {
+			return failed(ctx, fs, "manifest: "+err.Error())
 		}
+		wasmBytes := map[string][]byte{}
+		for _, name := range sortedKeys(task.Wasm) {
+			if wasmBytes[name], err = get(task.Wasm[name]); err != nil {
+				return execute.Outcome{}, fmt.Errorf("module %s: %w", name, err)
+			}
+		}
+		if p, err = NewPlan(ctx, doc, m, wasmBytes, task.Output); err != nil {
+			return failed(ctx, fs, err.Error())
+		}
+		for name, c := range task.Wasm {
+			if pm, ok := p.Module(name); !ok || pm.WasmCID.String() != c {
+				return failed(ctx, fs, fmt.Sprintf("task names Wasm %s for module %q, which the manifest does not have", c, name))
+			}
+		}
+		plans.put(key, p)
 	}
 	blocksRaw, err := get(task.Blocks)
 	if err != nil {
