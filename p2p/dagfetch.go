@@ -16,6 +16,7 @@ import (
 
 	"github.com/ipdm/ipdm/storage/blocks"
 	"github.com/ipdm/ipdm/storage/car"
+	"github.com/ipdm/ipdm/storage/dag"
 )
 
 // ProtoDAG streams a whole DAG that the answering node holds as a CAR. It
@@ -91,8 +92,9 @@ func decodeDAGRequest(req []byte) (cid.Cid, error) {
 }
 
 // FetchDAG asks peerID for the DAG under root and stores the blocks it
-// sends in this node's block store, each checked against its CID (bitswap
-// sessions waiting for them are told). It reads at most max bytes of CAR
+// sends in this node's block store, each checked against its CID and
+// against the DAG (a block no earlier block links to ends the fetch), and
+// tells bitswap sessions waiting for them. It reads at most max bytes of CAR
 // (max ≤ 0: no bound). It returns how many blocks it read and verified. A
 // partial DAG (the peer lacked a block, the stream broke, the limit was
 // reached) is an error; blocks verified before it may have been stored,
@@ -147,7 +149,7 @@ func (n *Node) FetchDAG(ctx context.Context, peerID string, root cid.Cid, max in
 	if max > 0 {
 		in = io.LimitReader(r, max)
 	}
-	res, err := car.Import(ctx, in, notifyWriter{n}, car.ImportOptions{})
+	res, err := car.Import(ctx, in, &dagWriter{n: n, want: map[cid.Cid]struct{}{root: {}}}, car.ImportOptions{})
 	if err == nil && (len(res.Roots) != 1 || !res.Roots[0].Equals(root)) {
 		err = fmt.Errorf("%w: the CAR's roots are %v, not %s", ErrMalformedMessage, res.Roots, root)
 	}
@@ -157,11 +159,31 @@ func (n *Node) FetchDAG(ctx context.Context, peerID string, root cid.Cid, max in
 	return res.Blocks, nil
 }
 
-// notifyWriter stores fetched blocks and tells bitswap, whose sessions may
-// be waiting for some of them.
-type notifyWriter struct{ n *Node }
+// dagWriter stores fetched blocks that belong to the DAG asked for, and
+// tells bitswap, whose sessions may be waiting for some of them. A CAR in
+// depth-first order names every block after a block linking to it, so a
+// block nobody linked to so far is not part of the DAG: the fetch fails
+// rather than let a peer fill the store with blocks nobody asked for.
+type dagWriter struct {
+	n    *Node
+	want map[cid.Cid]struct{} // linked to, not yet received
+}
 
-func (w notifyWriter) PutMany(ctx context.Context, bs []blockformat.Block) error {
+func (w *dagWriter) PutMany(ctx context.Context, bs []blockformat.Block) error {
+	for _, b := range bs {
+		c := b.Cid()
+		if _, ok := w.want[c]; !ok {
+			return fmt.Errorf("%w: block %s is not linked from the DAG's blocks before it", ErrMalformedMessage, c)
+		}
+		delete(w.want, c)
+		links, err := dag.Links(c, b.RawData())
+		if err != nil {
+			return fmt.Errorf("%w: block %s: %v", ErrMalformedMessage, c, err)
+		}
+		for _, l := range links {
+			w.want[l] = struct{}{}
+		}
+	}
 	if err := w.n.bstore.PutMany(ctx, bs); err != nil {
 		return err
 	}

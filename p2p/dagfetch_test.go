@@ -13,9 +13,12 @@ import (
 	"github.com/ipfs/boxo/files"
 	"github.com/ipfs/boxo/ipld/merkledag"
 	"github.com/ipfs/go-cid"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/protocol"
 
 	"github.com/ipdm/ipdm/p2p"
 	"github.com/ipdm/ipdm/p2p/p2ptest"
+	"github.com/ipdm/ipdm/storage/car"
 	"github.com/ipdm/ipdm/storage/unixfs"
 )
 
@@ -126,6 +129,29 @@ func TestFetchDAG(t *testing.T) {
 			t.Fatalf("fetch from self = %d, %v; want 0, nil", n, err)
 		}
 	})
+}
+
+// TestFetchDAGRefusesForeignBlocks has a peer answer with a CAR of another
+// DAG: nothing it sends may be stored.
+func TestFetchDAGRefusesForeignBlocks(t *testing.T) {
+	net := p2ptest.New(t, 2, p2ptest.Options{})
+	server, client := net.Nodes[0], net.Nodes[1]
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	asked := importFile(t, net, 0, randomBlock(t, 2_500_000).RawData())
+	other := importFile(t, net, 0, randomBlock(t, 2_500_000).RawData())
+	server.HostForTest().SetStreamHandler(protocol.ID(p2p.ProtoDAG), func(s network.Stream) {
+		defer s.Close()
+		io.ReadFull(s, make([]byte, 1+len(asked.Bytes()))) // the request frame
+		s.Write([]byte{0})
+		car.Export(context.Background(), s, net.Blockstores[0], other)
+	})
+	if _, err := client.FetchDAG(ctx, server.ID(), asked, 0); !errors.Is(err, p2p.ErrMalformedMessage) {
+		t.Fatalf("err = %v, want ErrMalformedMessage", err)
+	}
+	if has, _ := net.Blockstores[1].Has(ctx, other); has {
+		t.Fatal("a block of a DAG nobody asked for was stored")
+	}
 }
 
 // BenchmarkFetchDAG fetches a 1.7 MB UnixFS file (3 blocks: the size of

@@ -361,6 +361,7 @@ func (m *machine) declined(e Declined) error {
 		m.setExec(i, ExecDeclined, reason)
 		if e.Busy {
 			j.Executions[i].Busy = true
+			j.BusyRound = true
 			m.record("declined", e.Node, fmt.Sprintf("slot %d: %s (asked again in later rounds)", x.Slot, reason))
 			m.settle(false)
 			return nil
@@ -377,6 +378,7 @@ func (m *machine) declined(e Declined) error {
 		}
 		m.dropBid(e.Node)
 		if e.Busy {
+			j.BusyRound = true
 			m.record("declined", e.Node, reason+" (asked again in later rounds)")
 			m.settle(false)
 			return nil
@@ -800,8 +802,13 @@ func (m *machine) fill(windowClosed bool) {
 		if len(open) > 0 {
 			j.EmptyRounds++
 			d := doubling(j.Policy.BidRetry, j.Policy.BidRetryMax, j.EmptyRounds)
+			why := ""
+			if j.BusyRound {
+				d = doubling(j.Policy.BusyRetry, j.Policy.BusyRetryMax, j.EmptyRounds)
+				why = " (nodes busy)"
+			}
 			j.NextBids = m.now.Add(d)
-			m.record("no-bids", "", fmt.Sprintf("%d replicas still wanted; asking again after %s", len(open), d))
+			m.record("no-bids", "", fmt.Sprintf("%d replicas still wanted%s; asking again after %s", len(open), why, d))
 		} else if j.EmptyRounds != 0 {
 			j.EmptyRounds = 0
 			m.changed = true
@@ -837,6 +844,7 @@ func (m *machine) askBids() {
 	slices.Sort(exclude)
 	exclude = slices.Compact(exclude)
 	j.BidRound++
+	j.BusyRound = false
 	j.BidClose = m.now.Add(j.Policy.BidWindow)
 	j.NextBids = time.Time{}
 	if inputs := newInputSet(j.Spec.InputCIDs()); len(inputs) > 0 && j.Providers == nil && j.ProvidersBy.IsZero() {

@@ -106,6 +106,12 @@ type Policy struct {
 	// (defaults 1s and 30s).
 	BidRetry    time.Duration `json:"bid_retry"`
 	BidRetryMax time.Duration `json:"bid_retry_max"`
+	// BusyRetry replaces BidRetry after a round in which a node declined
+	// only because its slots and queue were full: it will have room as
+	// soon as an execution ends, so the job asks again soon; it doubles up
+	// to BusyRetryMax (defaults 50ms and 500ms).
+	BusyRetry    time.Duration `json:"busy_retry,omitempty"`
+	BusyRetryMax time.Duration `json:"busy_retry_max,omitempty"`
 	// MaxAttempts is the number of node errors a replica slot tolerates
 	// before it is given up (default 3). Job errors are never retried.
 	MaxAttempts int `json:"max_attempts"`
@@ -139,6 +145,8 @@ func (p Policy) WithDefaults() Policy {
 	def(&p.BidWindow, 2*time.Second)
 	def(&p.BidRetry, time.Second)
 	def(&p.BidRetryMax, 30*time.Second)
+	def(&p.BusyRetry, 50*time.Millisecond)
+	def(&p.BusyRetryMax, 500*time.Millisecond)
 	def(&p.Backoff, time.Second)
 	def(&p.BackoffMax, time.Minute)
 	def(&p.RevealTimeout, 30*time.Second)
@@ -261,6 +269,9 @@ type Job struct {
 	BidsIn      int       `json:"bids_in,omitempty"`
 	NextBids    time.Time `json:"next_bids,omitzero"`
 	EmptyRounds int       `json:"empty_rounds,omitempty"`
+	// BusyRound is set when a node declined in the current round (or an
+	// assignment since it opened) only because it was busy.
+	BusyRound bool `json:"busy_round,omitempty"`
 
 	Slots      []Slot      `json:"slots"`
 	Executions []Execution `json:"executions,omitempty"`
