@@ -61,6 +61,7 @@ func (n *Node) newJobService(opts Options) (*service.Service, error) {
 			return n.host.FindProviders(ctx, c, 20)
 		},
 		Pin:        n.pinResult,
+		Prefetch:   n.prefetchInputs,
 		Replicate:  n.replicate,
 		Store:      n.meta,
 		Policy:     state.Policy{BidWindow: n.cfg.BidWindow},
@@ -518,6 +519,27 @@ func (n *Node) handlePin(ctx context.Context, from string, msg []byte) ([]byte, 
 
 // replicate asks up to want storage peers (prefer first, never this node)
 // to pin c and returns those that did.
+// prefetchInputs fetches the inputs of an accepted execution that this
+// node lacks straight from the job's coordinator (p2p.ProtoDAG), which
+// often holds them (a pipeline coordinator stored each segment's data).
+// What the coordinator lacks is left to bitswap when the job runs.
+func (n *Node) prefetchInputs(ctx context.Context, sp spec.Spec, run service.RunInfo) {
+	if n.host == nil || run.Coordinator == "" || run.Coordinator == n.host.ID() {
+		return
+	}
+	for _, c := range sp.InputCIDs() {
+		if has, err := n.blocks.Has(ctx, c); err != nil || has {
+			continue
+		}
+		if _, err := n.host.FetchDAG(ctx, run.Coordinator, c, 0); err != nil {
+			n.log.Debug("prefetch input", "cid", c, "from", run.Coordinator, "err", err)
+			if ctx.Err() != nil {
+				return
+			}
+		}
+	}
+}
+
 // pinResult pins an accepted job result here. Its blocks come first
 // straight from one of the executors that agreed on it (p2p.ProtoDAG, one
 // round trip); the pin then fetches whatever is still missing by bitswap.

@@ -143,8 +143,18 @@ func (s *Service) execute(ctx context.Context, req assignRequest, x *execution) 
 		jobErr   bool
 		finished bool
 	)
+	// Inputs are fetched while the execution waits for a slot, so a
+	// queued job's I/O overlaps the running jobs' computation.
+	prefetched := make(chan struct{})
+	if s.cfg.Prefetch == nil || !s.goOwned(func(context.Context) {
+		defer close(prefetched)
+		s.cfg.Prefetch(ctx, req.Spec, RunInfo{Coordinator: x.coordinator})
+	}) {
+		close(prefetched)
+	}
 	select {
 	case s.slots <- struct{}{}:
+		<-prefetched
 		rev, failure, jobErr = s.run(ctx, req, x.coordinator, x.output)
 		<-s.slots
 		finished = true

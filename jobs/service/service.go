@@ -122,6 +122,11 @@ type Config struct {
 	Processing bool
 	// Labels go into this node's bids, for job label constraints.
 	Labels map[string]string
+	// Prefetch, when set, fetches a job's inputs to this node as soon as
+	// an execution is accepted, before it has a slot; the execution starts
+	// once both are there. Errors are the hook's to log: the run fetches
+	// whatever is still missing.
+	Prefetch func(ctx context.Context, sp spec.Spec, run RunInfo)
 	// Runners execute jobs whose spec names a runner other than WASI
 	// (spec.RunnerSegment: pipeline segments), keyed by runner name. Jobs
 	// naming a runner missing here are declined at bidding.
