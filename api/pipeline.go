@@ -2,22 +2,32 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/url"
 )
 
 // SegmentCacheRecord says where one pipeline module's output over one
 // segment is stored: the CID of its encoded output (package
-// pipeline/engine), the job that computed it when it ran on the network,
-// and the node that answered (this node, or the peer it was learned from).
+// pipeline/engine), the node that answered (this node, or the peer it was
+// learned from) and, when the output was computed on the network, the
+// evidence for it: the job, the result directory its quorum accepted
+// (holding the output as MODULE.out) and the executors' signed receipts
+// for that result (verify.Receipt JSON), which a reader checks before it
+// trusts an output another node recorded.
 type SegmentCacheRecord struct {
-	Identity string `json:"identity"`
-	Segment  string `json:"segment"` // "START-END"
-	Output   string `json:"output"`
-	Digest   string `json:"digest"`
-	Job      string `json:"job,omitempty"`
-	Node     string `json:"node,omitempty"`
+	Identity string            `json:"identity"`
+	Segment  string            `json:"segment"` // "START-END"
+	Output   string            `json:"output"`
+	Digest   string            `json:"digest"`
+	Job      string            `json:"job,omitempty"`
+	Result   string            `json:"result,omitempty"`
+	Receipts []json.RawMessage `json:"receipts,omitempty"`
+	Node     string            `json:"node,omitempty"`
 }
+
+// MaxSegmentReceipts bounds the receipts a SegmentCacheRecord carries.
+const MaxSegmentReceipts = 16
 
 // SegmentCacheGet looks a segment output up on the node and, when it has
 // none, on its peers. A miss is an error matching ErrNotFound.

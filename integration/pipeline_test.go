@@ -22,6 +22,7 @@ import (
 
 	"github.com/ipdm/ipdm/api"
 	"github.com/ipdm/ipdm/devnet"
+	"github.com/ipdm/ipdm/pipeline/engine"
 	"github.com/ipdm/ipdm/pipeline/reference"
 	"github.com/ipdm/ipdm/pipeline/sink"
 	"github.com/ipdm/ipdm/pipeline/source"
@@ -191,6 +192,42 @@ func TestPipelineNetwork(t *testing.T) {
 	// Two runs of the same data: diff finds no difference.
 	if out := mustIPDM(t, "pipeline", "diff", filepath.Join(dir, "a.json"), filepath.Join(dir, "b.json"), "--repo", net.Nodes[0].Repo); !strings.Contains(out, "identical") {
 		t.Errorf("diff of equal runs: %s", out)
+	}
+	// The records carry the evidence for their outputs: the job's receipts
+	// from both replicas. A record without it is not trusted: node 4,
+	// holding a copy of a record stripped of its receipts, recomputes that
+	// segment (and says why) and takes the others from its peers.
+	var sum struct {
+		Digests map[string][]struct{ Segment, CID string } `json:"digests"`
+	}
+	if data, err := os.ReadFile(filepath.Join(dir, "a.json")); err != nil || json.Unmarshal(data, &sum) != nil || len(sum.Digests["erc20_transfers"]) == 0 {
+		t.Fatalf("summary a.json: %v", err)
+	}
+	first := sum.Digests["erc20_transfers"][0]
+	o, err := engine.DecodeOutput([]byte(mustIPDM(t, "cat", "--repo", net.Nodes[0].Repo, first.CID)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, err := net.Nodes[0].Client().SegmentCacheGet(ctx, o.Identity, first.Segment)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.Receipts) != 2 || rec.Job == "" || rec.Result == "" {
+		t.Fatalf("record of %s carries %d receipts (job %q, result %q), want both replicas'", first.Segment, len(rec.Receipts), rec.Job, rec.Result)
+	}
+	rec.Receipts, rec.Job, rec.Result, rec.Node = nil, "", "", ""
+	if err := net.Nodes[4].Client().SegmentCachePut(ctx, rec); err != nil {
+		t.Fatal(err)
+	}
+	stdout, stderr, code := ipdm(t, nil, "pipeline", "run", erc20Manifest, "--repo", net.Nodes[4].Repo, "--source", src, "--segment-size", "1")
+	if code != 0 || !strings.Contains(stderr, "segment "+o.Identity+"/"+first.Segment+": not reusing the output") || !strings.Contains(stderr, "it carries no job receipts") {
+		t.Errorf("a record without receipts was not refused (exit %d):\n%s", code, stderr)
+	}
+	if !strings.Contains(stdout, " 1 module-segments computed, 3 cached") {
+		t.Errorf("expected one module-segment recomputed, the rest cached:\n%s", stdout)
+	}
+	if got := outputCIDs(t, stdout); !slices.Equal(got, want) {
+		t.Errorf("run after refusing a record: CIDs %v, want %v", got, want)
 	}
 }
 

@@ -20,6 +20,7 @@ import (
 	"github.com/ipdm/ipdm/jobs/spec"
 	"github.com/ipdm/ipdm/pipeline/engine"
 	"github.com/ipdm/ipdm/storage/unixfs"
+	"github.com/ipdm/ipdm/verify"
 )
 
 // maxSegmentFile bounds one file a segment job reads (blocks, outputs,
@@ -90,6 +91,19 @@ func checkSegmentRecord(rec api.SegmentCacheRecord) error {
 	}
 	if _, err := cid.Decode(rec.Output); err != nil {
 		return gateway.BadRequest(fmt.Errorf("segment cache: output %q: %w", rec.Output, err))
+	}
+	if rec.Result != "" {
+		if _, err := cid.Decode(rec.Result); err != nil {
+			return gateway.BadRequest(fmt.Errorf("segment cache: result %q: %w", rec.Result, err))
+		}
+	}
+	if len(rec.Receipts) > api.MaxSegmentReceipts {
+		return gateway.BadRequest(fmt.Errorf("segment cache: %d receipts, at most %d", len(rec.Receipts), api.MaxSegmentReceipts))
+	}
+	for i, raw := range rec.Receipts {
+		if _, err := verify.DecodeReceipt(raw); err != nil {
+			return gateway.BadRequest(fmt.Errorf("segment cache: receipt %d: %w", i, err))
+		}
 	}
 	return nil
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/ipdm/ipdm/pipeline/manifest"
 	"github.com/ipdm/ipdm/pipeline/sink"
 	"github.com/ipdm/ipdm/pipeline/source"
+	"github.com/ipdm/ipdm/verify"
 	"github.com/ipdm/ipdm/wasm"
 )
 
@@ -220,7 +221,8 @@ func pipelineRun(ctx context.Context, e env, args []string) error {
 	if b != nil {
 		sum.Mode = "network"
 		cfg.Executor = networkExecutor(b, *replicas, f.timeout)
-		cfg.Cache = nodeCache{dir: engine.DirCache{Dir: cacheDir}, b: b, timeout: f.timeout}
+		cfg.Cache = nodeCache{dir: engine.DirCache{Dir: cacheDir}, b: b, timeout: f.timeout, quorum: spec.Majority(max(*replicas, 1)),
+			warn: func(msg string) { fmt.Fprintln(e.stderr, "warning: "+msg) }}
 	} else {
 		rt, err := wasm.New(ctx, wasm.Config{CacheDir: filepath.Join(filepath.Dir(cacheDir), "wasm-cache")})
 		if err != nil {
@@ -757,11 +759,16 @@ func diffSummaries(ctx context.Context, e env, f *flags, pa, pb string) error {
 
 // nodeCache keeps segment outputs on the node (pinned, recorded in its
 // segment cache) so that runs from any node of the network reuse them, in
-// front of a local directory cache.
+// front of a local directory cache. A record another run left is trusted
+// only with its evidence: at least quorum distinct executors' valid signed
+// receipts for the job's accepted result directory, which must hold the
+// output. Anything less is reported and recomputed.
 type nodeCache struct {
 	dir     engine.DirCache
 	b       backend
 	timeout time.Duration
+	quorum  int
+	warn    func(msg string)
 }
 
 func (c nodeCache) Get(ctx context.Context, k engine.CacheKey) (*engine.Output, bool, error) {
@@ -775,6 +782,10 @@ func (c nodeCache) Get(ctx context.Context, k engine.CacheKey) (*engine.Output, 
 	if err != nil {
 		return nil, false, err
 	}
+	if err := c.trust(ctx, rec); err != nil {
+		c.warn(fmt.Sprintf("segment %s: not reusing the output node %s recorded: %v", k, short(rec.Node), err))
+		return nil, false, nil
+	}
 	oc, err := cid.Decode(rec.Output)
 	if err != nil {
 		return nil, false, err
@@ -787,17 +798,71 @@ func (c nodeCache) Get(ctx context.Context, k engine.CacheKey) (*engine.Output, 
 	if err != nil || o.Identity != k.Identity || o.Segment != k.Segment {
 		return nil, false, fmt.Errorf("segment %s: the cached output %s (from %s) is not that output: %v", k, oc, rec.Node, err)
 	}
-	c.dir.Put(ctx, k, o)
+	c.dir.Put(ctx, k, o, engine.Provenance{})
 	return o, true, nil
 }
 
-func (c nodeCache) Put(ctx context.Context, k engine.CacheKey, o *engine.Output) error {
-	if err := c.dir.Put(ctx, k, o); err != nil {
+// trust checks a record's evidence: receipts that verify, for its job and
+// its result, from at least c.quorum distinct executors, and a result
+// directory that holds the recorded output. (That the output is the
+// module's over the segment is checked on the output itself.)
+func (c nodeCache) trust(ctx context.Context, rec api.SegmentCacheRecord) error {
+	if rec.Job == "" || rec.Result == "" || len(rec.Receipts) == 0 {
+		return errors.New("it carries no job receipts")
+	}
+	signers := map[string]bool{}
+	for i, raw := range rec.Receipts {
+		r, err := verify.DecodeReceipt(raw)
+		if err == nil {
+			err = verify.Verify(r)
+		}
+		switch {
+		case err != nil:
+			return fmt.Errorf("receipt %d: %w", i, err)
+		case r.JobID != rec.Job || r.ResultCID.String() != rec.Result || r.Error != "":
+			return fmt.Errorf("receipt %d is for job %s result %s, not job %s result %s", i, r.JobID, r.ResultCID, rec.Job, rec.Result)
+		}
+		signers[r.NodeID] = true
+	}
+	if len(signers) < c.quorum {
+		return fmt.Errorf("%d executors signed its result, this run asks for %d", len(signers), c.quorum)
+	}
+	raw, err := c.b.BlockGet(ctx, rec.Result, c.timeout)
+	if err != nil {
+		return fmt.Errorf("result %s: %w", rec.Result, err)
+	}
+	links, err := engine.DirLinks(raw)
+	if err != nil {
+		return fmt.Errorf("result %s: %w", rec.Result, err)
+	}
+	for name, l := range links {
+		if strings.HasSuffix(name, ".out") && l.String() == rec.Output {
+			return nil
+		}
+	}
+	return fmt.Errorf("result %s does not hold output %s", rec.Result, rec.Output)
+}
+
+func (c nodeCache) Put(ctx context.Context, k engine.CacheKey, o *engine.Output, from engine.Provenance) error {
+	if err := c.dir.Put(ctx, k, o, from); err != nil {
 		return err
 	}
 	oc, err := putBytes(ctx, c.b, o.Encode())
 	if err != nil {
 		return err
 	}
-	return c.b.SegmentCachePut(ctx, api.SegmentCacheRecord{Identity: k.Identity, Segment: k.Segment.String(), Output: oc.String(), Digest: o.DigestHex()})
+	rec := api.SegmentCacheRecord{Identity: k.Identity, Segment: k.Segment.String(), Output: oc.String(), Digest: o.DigestHex(),
+		Job: from.Job, Result: from.Result}
+	if from.Job != "" {
+		all, err := c.b.JobReceipts(ctx, from.Job)
+		if err != nil {
+			return fmt.Errorf("receipts of job %s: %w", from.Job, err)
+		}
+		for _, raw := range all {
+			if r, err := verify.DecodeReceipt(raw); err == nil && r.ResultCID.String() == from.Result && len(rec.Receipts) < api.MaxSegmentReceipts {
+				rec.Receipts = append(rec.Receipts, raw)
+			}
+		}
+	}
+	return c.b.SegmentCachePut(ctx, rec)
 }

@@ -35,11 +35,13 @@ type StageResult struct {
 	// in this process); Dissent lists those out-voted, with reasons.
 	Nodes   []string
 	Dissent []string
-	// Job is the job ID when the stage ran as a network job; Exec and Wait
-	// are its executors' times and its wait for them (see JobOutcome).
-	Job  string
-	Exec map[string]time.Duration
-	Wait time.Duration
+	// Job is the job ID when the stage ran as a network job, Result the
+	// result directory its quorum accepted; Exec and Wait are its
+	// executors' times and its wait for them (see JobOutcome).
+	Job    string
+	Result string
+	Exec   map[string]time.Duration
+	Wait   time.Duration
 }
 
 // CacheKey names one module's output over one segment.
@@ -55,7 +57,18 @@ func (k CacheKey) String() string { return k.Identity + "/" + k.Segment.String()
 // for segments already processed. Get returns ok=false on a miss.
 type Cache interface {
 	Get(ctx context.Context, k CacheKey) (out *Output, ok bool, err error)
-	Put(ctx context.Context, k CacheKey, out *Output) error
+	// Put stores out; from says how it was computed (zero for a stage run
+	// in this process), so a cache shared with other nodes can give them
+	// the evidence they need to trust it.
+	Put(ctx context.Context, k CacheKey, out *Output, from Provenance) error
+}
+
+// Provenance is how an output was computed on the network: the job that
+// ran its stage and the result directory the job's quorum accepted, which
+// holds the output as MODULE.out.
+type Provenance struct {
+	Job    string
+	Result string
 }
 
 // Block is one block from the source, in order.
@@ -366,7 +379,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 						}
 						have[name] = o
 						if cfg.Cache != nil {
-							if err := cfg.Cache.Put(gctx, CacheKey{m.Identity, seg}, o); err != nil {
+							if err := cfg.Cache.Put(gctx, CacheKey{m.Identity, seg}, o, Provenance{Job: sr.Job, Result: sr.Result}); err != nil {
 								cfg.Log.Warn("cache store failed", "module", name, "segment", seg, "err", err)
 							}
 						}

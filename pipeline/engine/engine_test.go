@@ -235,7 +235,7 @@ func (c *memCache) Get(_ context.Context, k CacheKey) (*Output, bool, error) {
 	return o, err == nil, err
 }
 
-func (c *memCache) Put(_ context.Context, k CacheKey, o *Output) error {
+func (c *memCache) Put(_ context.Context, k CacheKey, o *Output, _ Provenance) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.m == nil {

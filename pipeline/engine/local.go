@@ -60,7 +60,7 @@ func (c DirCache) Get(_ context.Context, k CacheKey) (*Output, bool, error) {
 }
 
 // Put implements Cache.
-func (c DirCache) Put(_ context.Context, k CacheKey, o *Output) error {
+func (c DirCache) Put(_ context.Context, k CacheKey, o *Output, _ Provenance) error {
 	p, err := c.path(k)
 	if err != nil {
 		return err

@@ -444,7 +444,7 @@ func (n *Network) RunStage(ctx context.Context, p *Plan, names []string, in Stag
 			return StageResult{}, fmt.Errorf("pipeline: segment %s (job %s): %s", in.Segment, job.ID, bytes.TrimSpace(msg))
 		}
 	}
-	res := StageResult{Outputs: map[string]*Output{}, Nodes: job.Nodes, Dissent: job.Dissent, Job: job.ID, Exec: job.Exec, Wait: job.Wait}
+	res := StageResult{Outputs: map[string]*Output{}, Nodes: job.Nodes, Dissent: job.Dissent, Job: job.ID, Result: job.Result.String(), Exec: job.Exec, Wait: job.Wait}
 	for _, name := range names {
 		c, ok := links[name+".out"]
 		if !ok {
