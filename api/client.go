@@ -82,18 +82,35 @@ type AddOptions struct {
 // Add streams a file or directory tree to the daemon as multipart/form-data
 // and returns the root. Nothing is buffered whole in memory on either side.
 func (c *Client) Add(ctx context.Context, name string, n files.Node, opts AddOptions) (AddResult, error) {
-	dir := files.NewMapDirectory(map[string]files.Node{name: n})
-	mfr := files.NewMultiFileReader(dir, true, false)
-	var body io.Reader = mfr
-	if opts.Progress != nil {
-		body = &countingReader{r: mfr, fn: opts.Progress}
-	}
 	q := url.Values{"pin": {strconv.FormatBool(opts.Pin)}, "hidden": {strconv.FormatBool(opts.Hidden)}}
+	var body io.Reader
+	size := int64(-1)
+	contentType := "application/octet-stream"
+	if f, ok := n.(files.File); ok {
+		// A single file goes as the raw body, with its length when known:
+		// no multipart framing for the daemon to scan for boundaries.
+		body = f
+		if s, err := f.Size(); err == nil {
+			size = s
+		}
+		if name != "" {
+			q.Set("name", name)
+		}
+	} else {
+		mfr := files.NewMultiFileReader(files.NewMapDirectory(map[string]files.Node{name: n}), true, false)
+		body, contentType = mfr, "multipart/form-data; boundary="+mfr.Boundary()
+	}
+	if opts.Progress != nil {
+		body = &countingReader{r: body, fn: opts.Progress}
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+"/add?"+q.Encode(), body)
 	if err != nil {
 		return AddResult{}, err
 	}
-	req.Header.Set("Content-Type", "multipart/form-data; boundary="+mfr.Boundary())
+	if size >= 0 {
+		req.ContentLength = size
+	}
+	req.Header.Set("Content-Type", contentType)
 	var out AddResult
 	return out, c.doJSON(req, &out)
 }

@@ -255,11 +255,12 @@ func (a *apiServer) add(w http.ResponseWriter, r *http.Request) {
 
 // uploadedNode reads the body of an add: multipart/form-data holding one
 // file or directory tree (the format of boxo/files.MultiFileReader, as Kubo
-// uses), or any other content type as the bytes of a single file.
+// uses), or any other content type as the bytes of a single file, named by
+// the name query parameter.
 func uploadedNode(r *http.Request) (files.Node, string, error) {
 	mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || mt != "multipart/form-data" {
-		return files.NewReaderFile(r.Body), "", nil
+		return files.NewReaderFile(r.Body), r.URL.Query().Get("name"), nil
 	}
 	boundary := params["boundary"]
 	if boundary == "" {
