@@ -95,6 +95,21 @@ func checkType(w etlRecord) error {
 	return nil
 }
 
+// etlDecodedLog is one line of logs.json decoded on its own (decodeLines
+// runs this on every core): the record, and the log made of it.
+type etlDecodedLog struct {
+	w         etlLog
+	l         Log
+	err, lerr error // decoding the line; converting the record
+}
+
+func decodeETLLog(line []byte) (d etlDecodedLog) {
+	if d.err = decodeRecord(line, &d.w); d.err == nil {
+		d.l, d.lerr = d.w.log()
+	}
+	return d
+}
+
 // etlGroup collects one block's rows while reading.
 type etlGroup struct {
 	block   Block
@@ -159,20 +174,28 @@ func DecodeETL(blocks, transactions, logs io.Reader) ([]Block, error) {
 			g.block.Transactions = []Transaction{}
 		}
 		const input = "ethereum-etl transactions"
-		if err := readLines(transactions, input, func(line []byte, n int) error {
-			var w etlTx
-			if err := decodeRecord(line, &w); err != nil {
-				return at(input, n, 0, false, err)
+		type decoded struct {
+			w         etlTx
+			t         Transaction
+			err, terr error // decoding the line; converting the record
+		}
+		if err := decodeLines(transactions, input, func(line []byte) (d decoded) {
+			if d.err = decodeRecord(line, &d.w); d.err == nil {
+				d.t, d.terr = d.w.transaction()
 			}
-			g, err := lookup(input, n, w.BlockNumber, w.BlockHash)
+			return d
+		}, func(d decoded, n int) error {
+			if d.err != nil {
+				return at(input, n, 0, false, d.err)
+			}
+			g, err := lookup(input, n, d.w.BlockNumber, d.w.BlockHash)
 			if err != nil {
 				return err
 			}
-			t, err := w.transaction()
-			if err != nil {
-				return at(input, n, g.block.Number, true, err)
+			if d.terr != nil {
+				return at(input, n, g.block.Number, true, d.terr)
 			}
-			g.block.Transactions = append(g.block.Transactions, t)
+			g.block.Transactions = append(g.block.Transactions, d.t)
 			g.txLines = append(g.txLines, n)
 			return nil
 		}); err != nil {
@@ -183,20 +206,18 @@ func DecodeETL(blocks, transactions, logs io.Reader) ([]Block, error) {
 	for _, g := range groups {
 		g.block.Logs = []Log{}
 	}
-	if err := readLines(logs, logInput, func(line []byte, n int) error {
-		var w etlLog
-		if err := decodeRecord(line, &w); err != nil {
-			return at(logInput, n, 0, false, err)
+	if err := decodeLines(logs, logInput, decodeETLLog, func(d etlDecodedLog, n int) error {
+		if d.err != nil {
+			return at(logInput, n, 0, false, d.err)
 		}
-		g, err := lookup(logInput, n, w.BlockNumber, w.BlockHash)
+		g, err := lookup(logInput, n, d.w.BlockNumber, d.w.BlockHash)
 		if err != nil {
 			return err
 		}
-		l, err := w.log()
-		if err != nil {
-			return at(logInput, n, g.block.Number, true, err)
+		if d.lerr != nil {
+			return at(logInput, n, g.block.Number, true, d.lerr)
 		}
-		g.block.Logs = append(g.block.Logs, l)
+		g.block.Logs = append(g.block.Logs, d.l)
 		g.logLine = append(g.logLine, n)
 		return nil
 	}); err != nil {
@@ -228,11 +249,11 @@ func DecodeETLLogs(logs io.Reader) ([]Block, error) {
 		return nil, &DecodeError{Input: input, Err: errors.New("logs are required")}
 	}
 	groups := map[uint64]*etlGroup{}
-	if err := readLines(logs, input, func(line []byte, n int) error {
-		var w etlLog
-		if err := decodeRecord(line, &w); err != nil {
-			return at(input, n, 0, false, err)
+	if err := decodeLines(logs, input, decodeETLLog, func(d etlDecodedLog, n int) error {
+		if d.err != nil {
+			return at(input, n, 0, false, d.err)
 		}
+		w := &d.w
 		num, err := decimalUint64(w.BlockNumber)
 		if err != nil {
 			return at(input, n, 0, false, ferr("block_number", err))
@@ -258,11 +279,10 @@ func DecodeETLLogs(logs io.Reader) ([]Block, error) {
 		if ts != g.block.Timestamp {
 			return at(input, n, num, true, ferr("block_timestamp", fmt.Errorf("%d, but an earlier log of the block says %d", ts, g.block.Timestamp)))
 		}
-		l, err := w.log()
-		if err != nil {
-			return at(input, n, num, true, err)
+		if d.lerr != nil {
+			return at(input, n, num, true, d.lerr)
 		}
-		g.block.Logs = append(g.block.Logs, l)
+		g.block.Logs = append(g.block.Logs, d.l)
 		g.logLine = append(g.logLine, n)
 		return nil
 	}); err != nil {
