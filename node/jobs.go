@@ -517,8 +517,6 @@ func (n *Node) handlePin(ctx context.Context, from string, msg []byte) ([]byte, 
 	return []byte("ok"), nil
 }
 
-// replicate asks up to want storage peers (prefer first, never this node)
-// to pin c and returns those that did.
 // prefetchInputs fetches the inputs of an accepted execution that this
 // node lacks straight from the job's coordinator (p2p.ProtoDAG), which
 // often holds them (a pipeline coordinator stored each segment's data).
@@ -557,6 +555,8 @@ func (n *Node) pinResult(ctx context.Context, c cid.Cid, holders []string) error
 	return err
 }
 
+// replicate asks up to want storage peers (prefer first, never this node)
+// to pin c and returns those that did.
 func (n *Node) replicate(ctx context.Context, c cid.Cid, want int, prefer []string) []string {
 	var order []string
 	seen := map[string]bool{n.host.ID(): true}
